@@ -197,7 +197,7 @@ def _ari(parser):
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError("[ari] url", f"{url!r} is not an http:// or https:// URL")
     try:
-        parts.port
+        _ = parts.port  # raises ValueError for a port like ":99999"
     except ValueError:
         raise ConfigError("[ari] url", f"{url!r} has a bad port") from None
     if url.endswith("/ari"):
