@@ -193,8 +193,8 @@ def cmd_directory_import(args, conf):
     for line, reason in report.skipped:
         print(f"{args.file}:{line}: skipped: {reason}", file=sys.stderr)
     print(
-        f"imported {report.companies} new compan{'y' if report.companies == 1 else 'ies'}"
-        f", {report.contacts} new contact(s); {len(report.skipped)} row(s) skipped"
+        f"imported {report.companies} new company(ies), {report.contacts} new "
+        f"contact(s); {len(report.skipped)} row(s) skipped"
     )
     return 0
 
