@@ -219,11 +219,12 @@ class Call:
 
     async def _prompt(self, name, step=None, interruptible=True):
         """Play one prompt; returns True when a key cut it short."""
-        if step:
-            await self._step(step, detail=name)
-        return await self.play(self.config.prompts[name], interruptible, name)
+        return await self.play(self.config.prompts[name], interruptible, name, step)
 
-    async def play(self, media, interruptible=True, label=None):
+    async def play(self, media, interruptible=True, label=None, step=None):
+        """Play ``media``; ``step`` is recorded once Asterisk accepted the play."""
+        if step and interruptible and self._keys:
+            await self._step(step, detail=f"{label} (skipped: caller typed ahead)")
         if interruptible and self._keys:
             return True  # the caller typed ahead: do not make them listen
         self._check_gone()
@@ -232,6 +233,8 @@ class Call:
             await self.ari.play(self.channel_id, media, playback_id)
         except (ChannelGone, NotInStasis):
             raise CallerHungUp from None
+        if step:
+            await self._step(step, detail=label or media)
         self._current_playback = playback_id
         try:
             return await self._wait_playback(playback_id, interruptible, label or media)
@@ -243,7 +246,8 @@ class Call:
         while True:
             state = self._playbacks.pop(playback_id, None)
             if state is not None:
-                if state == "failed" and not self._gone:
+                self._check_gone()
+                if state == "failed":
                     logger.warning(
                         "call %s: prompt %s failed to play (missing sound file?)",
                         self.channel_id,
@@ -356,9 +360,12 @@ class Call:
         if attempt == 0:
             await self._prompt(prompt, step=step)
             return
-        retry = self._retry_prompt
-        if retry and not self._keys:
-            await self._prompt(retry)
+        if self._retry_prompt == "invalid":
+            # Heard to the end; keys still arriving belong to the bad answer.
+            await self._prompt("invalid", interruptible=False)
+            self._keys.clear()
+        elif self._retry_prompt:
+            await self._prompt(self._retry_prompt)
         await self._prompt(prompt)
 
     def _note_retry(self, key):
