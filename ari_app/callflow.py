@@ -195,8 +195,8 @@ class Call:
         if not self.resumed and not self._draining:
             await self._prompt("greeting", step="greeting")
         for field, prompt, step in QUESTIONS:
-            if step in steps:
-                continue  # asked before the service restarted
+            if f"{field}_answered" in steps:
+                continue  # answered before the service restarted
             if self._draining:
                 break
             if field == "users":
@@ -387,7 +387,10 @@ class Call:
     async def _save_answer(self, field, value, step):
         column = "users_affected" if field == "users" else field
         self.ticket = await self.services.store.run(
-            store.update_ticket, self.ticket.id, **{column: value}
+            store.update_ticket,
+            self.ticket.id,
+            step=f"{field}_answered",
+            **{column: value},
         )
 
     def _triage_done(self):
