@@ -413,3 +413,24 @@ def tone(hertz: float, seconds: float, amplitude: int = 8000) -> bytes:
         ),
     )
     return samples.tobytes()
+
+
+async def test_originate_with_app_and_duplicate_id(ari: AriClient) -> None:
+    stream = await ari.connect()
+    params = {
+        "endpoint": "Local/s@sim-caller",
+        "app": "msp-intake",
+        "appArgs": "callback,T-1",
+        "channelId": "out-1",
+        "callerId": "Dana <+15552010101>",
+    }
+    status, body, _ = await ari.call("POST", "/channels", params=params)
+    assert status == 200 and body["state"] == "Down"
+    assert body["caller"] == {"name": "Dana", "number": "+15552010101"}
+    start = await stream.wait_type("StasisStart")
+    assert start["args"] == ["callback", "T-1"]
+    status, body, _ = await ari.call("POST", "/channels", params=params)
+    assert_error(status, body, "duplicate_channel_id")
+    await ari.call("DELETE", "/channels/out-1")
+    destroyed = await stream.wait_type("ChannelDestroyed")
+    assert destroyed["channel"]["id"] == "out-1"
