@@ -168,6 +168,7 @@ class FakeAsterisk:
         app: str = "msp-intake",
         context: str = "msp-intake",
         utc_offset: str = "+0000",
+        start_at: float | None = None,
         sound_seconds: float | Callable[[str], float] = 0.3,
         events_before_response: bool = True,
         dialplan_seconds: float | None = 1.0,
@@ -176,7 +177,7 @@ class FakeAsterisk:
         port: int = 0,
     ) -> None:
         self.app = app
-        self.clock = Clock(utc_offset)
+        self.clock = Clock(utc_offset, start_at)
         self.hub = EventHub(self.clock, asterisk_id)
         settings = PbxSettings(
             app=app,
