@@ -411,6 +411,8 @@ class Call:
             priority=priority,
             priority_reason=reason,
             status=models.OPEN,
+            symptom=self.ticket.symptom or summarize(answers),
+            affected_system=self.ticket.affected_system or affected_system(answers),
         )
         logger.info(
             "call %s: ticket %s is %s (%s)",
@@ -512,6 +514,26 @@ class Call:
             logger.exception(
                 "call %s: could not close after a failure", self.channel_id
             )
+
+
+def summarize(answers):
+    """One line a technician reads on the board, from the keypad answers."""
+    site = {True: "whole site down", False: "not the whole site"}
+    critical = {True: "critical system involved", False: "no critical system"}
+    parts = [
+        site.get(answers.site_down, "site-wide unknown"),
+        critical.get(answers.critical, "critical system unknown"),
+        "users affected unknown"
+        if answers.users is None
+        else f"{answers.users} user(s) affected",
+    ]
+    return "Phone triage: " + "; ".join(parts)
+
+
+def affected_system(answers):
+    if answers.critical:
+        return "critical system (server, internet line, phones or business app)"
+    return None
 
 
 def open_call_ticket(
