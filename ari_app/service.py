@@ -86,6 +86,13 @@ class Service:
         if self._events_task in done:
             self._events_task.result()  # re-raises AriAuthError
 
+    async def abandon_start(self):
+        """Undo a start that failed part-way (bad password, bad settings)."""
+        for component in reversed(self.components):
+            await component.stop()
+        await self.ari.close()
+        await self.store.stop()
+
     async def stop(self):
         logger.info(
             "stopping: finishing %d call(s) in progress", len(self.stasis.calls)
@@ -109,9 +116,15 @@ async def serve(config):
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, service.stopped.set)
     try:
-        await service.start()
-        await service.wait()
+        try:
+            await service.start()
+        except BaseException:
+            await service.abandon_start()
+            raise
+        try:
+            await service.wait()
+        finally:
+            await service.stop()
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
-        await service.stop()
