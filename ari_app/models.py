@@ -45,6 +45,8 @@ def shift_clock(seconds):
 class BaseModel(peewee.Model):
     class Meta:
         database = database
+        # Saves write only the columns that changed: cheaper on the call path.
+        only_save_dirty = True
 
 
 class Company(BaseModel):
@@ -119,4 +121,11 @@ class TicketEvent(BaseModel):
     detail = peewee.TextField(default="")
 
 
-TABLES = [Company, Contact, Ticket, TicketEvent]
+class Meta(BaseModel):
+    """Small counters shared by every process that opens the store."""
+
+    key = peewee.CharField(primary_key=True)
+    value = peewee.IntegerField(default=0)
+
+
+TABLES = [Company, Contact, Ticket, TicketEvent, Meta]
