@@ -69,12 +69,17 @@ def ensure_schema():
     missing = [name for name in TICKET_COLUMNS if name not in present]
     if missing:
         migrator = SqliteMigrator(database)
+        table = Ticket._meta.table_name
         with database.atomic():
+            # An older store opened with these models already has indexes named
+            # after the missing columns: SQLite reads the unknown quoted column
+            # as a string literal and indexes a constant. Drop them; the real
+            # ones come with the columns.
+            for name in missing:
+                database.execute_sql(f'DROP INDEX IF EXISTS "{table}_{name}"')
             migrate(
                 *(
-                    migrator.add_column(
-                        Ticket._meta.table_name, name, Ticket._meta.fields[name]
-                    )
+                    migrator.add_column(table, name, Ticket._meta.fields[name])
                     for name in missing
                 )
             )
