@@ -29,7 +29,7 @@ def unsubscribe(kind, callback):
         _subscribers[kind].remove(callback)
 
 
-def publish(kind, **payload):
+def publish(kind, /, **payload):
     """Deliver an event to every subscriber of ``kind``; return how many took it."""
     delivered = 0
     for callback in list(_subscribers[kind]):

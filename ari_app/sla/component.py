@@ -58,8 +58,8 @@ class SlaMonitor:
         now = self.clock()
         due = await self.store_worker.run(monitor.scan, now)
         published = []
-        for payload in due:
-            events.publish(payload["kind"], **payload)
+        for kind, payload in due:
+            events.publish(kind, **payload)
             published.append(payload["event_id"])
         await self.store_worker.run(monitor.mark_published, published, now)
         return due

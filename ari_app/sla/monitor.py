@@ -69,14 +69,14 @@ def _mark(target, kind, threshold, done, now, crossed):
 
 
 def pending():
-    """Marks whose event has not gone out yet, oldest first, as event payloads."""
+    """Marks whose event has not gone out yet, oldest first, as (kind, payload)."""
     query = (
         SlaEvent.select(SlaEvent, Ticket)
         .join(Ticket)
         .where(SlaEvent.published_at.is_null())
         .order_by(SlaEvent.at, SlaEvent.id)
     )
-    return [_payload(event) for event in query]
+    return [(f"sla.{event.kind}", _payload(event)) for event in query]
 
 
 def _payload(event):
@@ -87,7 +87,6 @@ def _payload(event):
         due = ticket.resolution_due
     return {
         "event_id": event.id,
-        "kind": f"sla.{event.kind}",
         "ticket_id": ticket.id,
         "reference": ticket.reference,
         "target": event.target,
