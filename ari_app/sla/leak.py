@@ -21,6 +21,7 @@ import dataclasses
 import datetime
 import json
 
+from peewee import JOIN
 from tabulate import tabulate
 
 from ..models import ABANDONED, IN_CALL, Company, Ticket, utcnow
@@ -50,7 +51,7 @@ def collect(settings, period, company=None, now=None):
     stuck_before = now - datetime.timedelta(seconds=settings.leak["stuck_after"])
     query = (
         Ticket.select(Ticket, Company)
-        .join(Company, on=(Ticket.company == Company.id), join_type="LEFT OUTER")
+        .join(Company, on=(Ticket.company == Company.id), join_type=JOIN.LEFT_OUTER)
         .where((Ticket.contact_at >= start) & (Ticket.contact_at < end))
         .order_by(Ticket.contact_at, Ticket.id)
     )
@@ -202,8 +203,15 @@ def render_table(assessment, period):
     if not rows:
         lines.append("Nothing slipped in this period.")
         return "\n".join(lines)
-    headers = ["client", "abandoned", "after hours", "no ticket", "breached P1",
-               "at risk", "renewal"]  # fmt: skip
+    headers = [
+        "client",
+        "abandoned",
+        "after hours",
+        "no ticket",
+        "breached P1",
+        "at risk",
+        "renewal",
+    ]
     lines.append(tabulate(rows, headers=headers))
     lines += ["", "How each figure was computed:"]
     for row in assessment["clients"]:
@@ -230,8 +238,14 @@ def _renewal_text(row):
 
 
 def render_json(assessment, period):
-    data = {"period": {"from": period.first.isoformat(), "to": period.last.isoformat(),
-                       "timezone": period.timezone}, **assessment}  # fmt: skip
+    data = {
+        "period": {
+            "from": period.first.isoformat(),
+            "to": period.last.isoformat(),
+            "timezone": period.timezone,
+        },
+        **assessment,
+    }
     return json.dumps(data, indent=2)
 
 

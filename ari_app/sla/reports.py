@@ -19,6 +19,7 @@ import math
 import statistics
 import zoneinfo
 
+from peewee import JOIN
 from tabulate import tabulate
 
 from .. import board
@@ -115,7 +116,7 @@ def collect(period, company=None, now=None):
             Ticket.first_response_by,
             Ticket.first_response_seconds,
         )
-        .join(Company, on=(Ticket.company == Company.id), join_type="LEFT OUTER")
+        .join(Company, on=(Ticket.company == Company.id), join_type=JOIN.LEFT_OUTER)
         .where((Ticket.contact_at >= start) & (Ticket.contact_at < end))
         .order_by(Ticket.contact_at, Ticket.id)
     )
@@ -123,8 +124,19 @@ def collect(period, company=None, now=None):
         query = query.where(Company.name**company)  # case-insensitive, exact
     rows = []
     for values in query.tuples().iterator():
-        (ticket_id, name, priority, source, status, contact_at, due, risk_at,
-         responded_at, responded_by, seconds) = values  # fmt: skip
+        (
+            ticket_id,
+            name,
+            priority,
+            source,
+            status,
+            contact_at,
+            due,
+            risk_at,
+            responded_at,
+            responded_by,
+            seconds,
+        ) = values
         rows.append(
             Row(
                 ticket_id,
@@ -300,9 +312,19 @@ def local_text(iso, timezone):
 
 
 SUMMARY_HEADERS = [
-    "tickets", "phone", "other", "abandoned", "with clock", "met", "breached",
-    "open", "at risk", "met share", "median", "p90",
-]  # fmt: skip
+    "tickets",
+    "phone",
+    "other",
+    "abandoned",
+    "with clock",
+    "met",
+    "breached",
+    "open",
+    "at risk",
+    "met share",
+    "median",
+    "p90",
+]
 
 
 def _summary_cells(group):
@@ -335,8 +357,15 @@ def breach_cells(breach):
     ]
 
 
-BREACH_HEADERS = ["ticket", "client", "priority", "contact", "due", "first response",
-                  "late by"]  # fmt: skip
+BREACH_HEADERS = [
+    "ticket",
+    "client",
+    "priority",
+    "contact",
+    "due",
+    "first response",
+    "late by",
+]
 
 
 def render_table(report):
@@ -374,10 +403,22 @@ def render_table(report):
 
 
 CSV_FIELDS = [
-    "scope", "name", "tickets", "phone", "other", "abandoned", "with_clock", "met",
-    "breached", "running", "at_risk", "met_share", "median_seconds", "p90_seconds",
+    "scope",
+    "name",
+    "tickets",
+    "phone",
+    "other",
+    "abandoned",
+    "with_clock",
+    "met",
+    "breached",
+    "running",
+    "at_risk",
+    "met_share",
+    "median_seconds",
+    "p90_seconds",
     "breached_tickets",
-]  # fmt: skip
+]
 
 
 def render_csv(report):

@@ -46,6 +46,7 @@ monthly_value = 1000
 renewal = 12
 
 [sla.leak]
+monthly_value = 500
 risk_per_miss = 0.1
 risk_per_after_hours = 0.02
 """

@@ -59,7 +59,7 @@ CASES = [
         "P3",
         "2026-08-28T22:59",
         "2026-09-01T12:00",
-    ),  # fmt: skip
+    ),
     # The same as P4, one business day (8h): Tue 17:00 BST = 16:00Z.
     ("p4 bank holiday", "London Law", "P4", "2026-08-28T22:59", "2026-09-01T16:00"),
     # 23:59 on the Friday before Labor Day (Mon 2026-09-07): 23:59 EDT is
@@ -70,7 +70,7 @@ CASES = [
         "P3",
         "2026-09-05T03:59",
         "2026-09-08T17:00",
-    ),  # fmt: skip
+    ),
     # A leap day: Mon 2028-02-28 15:00 EST (20:00Z), P4 8h: 2h Monday, 6h from
     # Tue 29 Feb 09:00 EST: 15:00 EST = 20:00Z on 29 February.
     ("leap day", "Northwind", "P4", "2028-02-28T20:00", "2028-02-29T20:00"),
