@@ -6,6 +6,7 @@ Other parts of msp-intake add fields to a ticket's JSON with
 
 import datetime
 import json
+import zoneinfo
 
 from tabulate import tabulate
 
@@ -75,7 +76,14 @@ def tickets_json(tickets):
     return json.dumps([ticket_to_dict(t) for t in tickets], indent=2)
 
 
-def board_table(tickets):
+def local_time(value, zone_name):
+    """A stored UTC time as the dispatcher reads it: ``Mon 08:47:01.123 EST``."""
+    moment = value.replace(tzinfo=datetime.UTC).astimezone(zoneinfo.ZoneInfo(zone_name))
+    millis = moment.microsecond // 1000
+    return moment.strftime("%a %Y-%m-%d %H:%M:%S.") + f"{millis:03d} {moment:%Z}"
+
+
+def board_table(tickets, zone_name="UTC"):
     """The dispatcher's board: one line per ticket, most urgent first."""
     rows = []
     for ticket in sorted(tickets, key=_urgency):
@@ -86,13 +94,20 @@ def board_table(tickets):
                 ticket.company.name if ticket.company_id else "(unmatched)",
                 ticket.priority or "-",
                 ticket.status,
-                iso_utc(ticket.contact_at),
+                local_time(ticket.contact_at, zone_name),
                 f"{lag:.0f} ms",
                 ticket.caller_number or "(none)",
             ]
         )
-    headers = ["ticket", "client", "priority", "status", "contact (UTC)",
-               "contact to ticket", "caller"]
+    headers = [
+        "ticket",
+        "client",
+        "priority",
+        "status",
+        "contact time",
+        "contact to ticket",
+        "caller",
+    ]
     return tabulate(rows, headers=headers)
 
 
