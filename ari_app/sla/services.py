@@ -13,6 +13,7 @@ on-call paging when an engineer accepts a page; all three call
 clock.
 """
 
+import collections
 import dataclasses
 import datetime
 import logging
@@ -144,19 +145,28 @@ def pauses_of(ticket_id):
     return list(query.where(SlaPause.ticket == ticket_id).tuples())
 
 
-def recompute(ticket, settings=None):
-    """Store the ticket's due times; return True if any of them changed."""
+_LOOK_UP = object()
+
+
+def recompute(ticket, settings=None, company_name=_LOOK_UP, pauses=None):
+    """Store the ticket's due times; return True if any of them changed.
+
+    ``recompute_all`` passes the company name and pauses it loaded in bulk.
+    """
     settings = settings or current_settings()
-    company_name = None
-    if ticket.company_id:
-        company_name = Company.get_by_id(ticket.company_id).name
+    if company_name is _LOOK_UP:
+        company_name = None
+        if ticket.company_id:
+            company_name = Company.get_by_id(ticket.company_id).name
+    if pauses is None:
+        pauses = pauses_of(ticket.id)
     clock = compute_clock(
         settings,
         ticket.contact_at,
         ticket.priority,
         company_name,
         ticket.first_response_at,
-        pauses_of(ticket.id),
+        pauses,
     )
     changed = {k: v for k, v in clock.fields().items() if getattr(ticket, k) != v}
     if not changed:
@@ -178,37 +188,69 @@ def _forget_marks(ticket, now):
         (RESOLUTION, MARK_AT_RISK): ticket.resolution_risk_at,
         (RESOLUTION, MARK_BREACHED): ticket.resolution_due,
     }
-    for (target, kind), threshold in thresholds.items():
+    for mark in SlaEvent.select().where(SlaEvent.ticket == ticket.id):
+        threshold = thresholds[(mark.target, mark.kind)]
         if threshold is not None and threshold <= now:
             continue
-        removed = (
-            SlaEvent.delete()
-            .where(
-                (SlaEvent.ticket == ticket.id)
-                & (SlaEvent.target == target)
-                & (SlaEvent.kind == kind)
-            )
-            .execute()
-        )
-        if removed:
-            store.record_event(ticket.id, "sla_mark_undone", f"{target} {kind}", now)
-            logger.info(
-                "MSP-%s %s %s undone by a new due time", ticket.id, target, kind
-            )
+        mark.delete_instance()
+        detail = f"{mark.target} {mark.kind}"
+        store.record_event(ticket.id, "sla_mark_undone", detail, now)
+        logger.info("MSP-%s %s undone by a new due time", ticket.id, detail)
 
 
 def _ticket_changed(ticket, change):
     recompute(ticket)
 
 
-def recompute_all(settings=None, batch=2000):
-    """Recompute every ticket (after a contract change); return how many moved."""
+def recompute_all(settings=None):
+    """Recompute every ticket (after a contract change); return how many moved.
+
+    The bulk path for many tickets: company names, pauses and marks are loaded
+    once, and the changed due times are written in one batch.
+    """
     settings = settings or current_settings()
-    moved = 0
+    names = dict(Company.select(Company.id, Company.name).tuples())
+    pauses = collections.defaultdict(list)
+    query = SlaPause.select(SlaPause.ticket, SlaPause.started_at, SlaPause.ended_at)
+    for ticket_id, started_at, ended_at in query.tuples():
+        pauses[ticket_id].append((started_at, ended_at))
+    marked = {ticket_id for (ticket_id,) in SlaEvent.select(SlaEvent.ticket).tuples()}
+    now = utcnow()
+    changed = []
     with models.database.atomic():
         for ticket in Ticket.select().order_by(Ticket.id).iterator():
-            moved += recompute(ticket, settings)
-    return moved
+            clock = compute_clock(
+                settings,
+                ticket.contact_at,
+                ticket.priority,
+                names.get(ticket.company_id),
+                ticket.first_response_at,
+                pauses.get(ticket.id, ()),
+            )
+            fields = clock.fields()
+            if all(getattr(ticket, k) == v for k, v in fields.items()):
+                continue
+            changed.append((ticket.id, fields))
+            if ticket.id in marked:
+                for name, value in fields.items():
+                    setattr(ticket, name, value)
+                _forget_marks(ticket, now)
+        _write_clocks(changed)
+    return len(changed)
+
+
+def _write_clocks(changed):
+    if not changed:
+        return
+    names = list(changed[0][1])
+    assignments = ", ".join(f'"{name}" = ?' for name in names)
+    sql = f'UPDATE "{Ticket._meta.table_name}" SET {assignments} WHERE "id" = ?'
+    fields = [Ticket._meta.fields[name] for name in names]
+    rows = (
+        [field.db_value(values[field.name]) for field in fields] + [ticket_id]
+        for ticket_id, values in changed
+    )
+    models.database.cursor().executemany(sql, rows)
 
 
 # -- first response, resolution, pauses --------------------------------------------

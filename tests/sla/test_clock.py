@@ -8,11 +8,11 @@ import pytest
 
 from ari_app import board, store
 from ari_app.models import Ticket, TicketEvent, utcnow
-from ari_app.sla import services
+from ari_app.sla import policies, services
 from ari_app.sla.exceptions import SlaError
 from ari_app.sla.models import TICKET_COLUMNS, ensure_schema
 
-from .conftest import make_ticket, utc
+from .conftest import SLA, make_ticket, utc
 
 
 def test_clock_starts_at_contact_not_at_creation(db, write_sla_config):
@@ -154,3 +154,22 @@ def test_a_store_from_before_gets_the_sla_columns(tmp_path, settings):
         assert ensure_schema() == []
     finally:
         store.close_store()
+
+
+def test_recompute_all_applies_a_contract_change(db, companies, write_sla_config):
+    # Acme's P3 drops from 4 business hours to 1h on 24x7: Fri 17:59 EST
+    # (22:59Z) becomes due at 23:59Z the same evening.
+    acme = companies["Acme Dental"]
+    ticket = make_ticket(utc("2026-11-20T22:59"), "P3", acme)
+    other = make_ticket(utc("2026-11-20T22:59"), "P3")
+    assert services.recompute_all() == 0
+    changed = SLA.replace(
+        "[sla.contract Acme Dental]\n",
+        "[sla.contract Acme Dental]\np3_first_response = 1h\np3_calendar = 24x7\n",
+    )
+    faster = policies.load_settings(write_sla_config(changed))
+    services.install(faster)
+    assert services.recompute_all() == 1
+    assert Ticket.get_by_id(ticket.id).first_response_due == utc("2026-11-20T23:59")
+    assert Ticket.get_by_id(other.id).first_response_due == utc("2026-11-23T18:00")
+    assert services.recompute_all() == 0  # what was written reads back the same
