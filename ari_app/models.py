@@ -100,6 +100,16 @@ class Ticket(BaseModel):
     hangup_cause = peewee.CharField(null=True)
 
     # The SLA clock's fields (ari_app.sla) go here.
+    sla_policy = peewee.CharField(null=True)  # "default" or the contract's name
+    first_response_due = peewee.DateTimeField(null=True, index=True)
+    first_response_risk_at = peewee.DateTimeField(null=True, index=True)
+    first_response_at = peewee.DateTimeField(null=True)
+    first_response_by = peewee.CharField(null=True)
+    first_response_via = peewee.CharField(null=True)  # psa / cli / page
+    first_response_seconds = peewee.FloatField(null=True)  # on the SLA calendar
+    resolution_due = peewee.DateTimeField(null=True, index=True)
+    resolution_risk_at = peewee.DateTimeField(null=True)
+    resolved_at = peewee.DateTimeField(null=True)
 
     # The PSA sync's fields (ari_app.psa) go here.
 
