@@ -58,11 +58,13 @@ class Service:
         self._events_task = None
 
     async def start(self):
+        # Components first: importing them registers their tables, which the
+        # store then creates. make_component reads settings; it opens nothing.
+        self.components = load_components(self.config, self.store)
+        self.services.components = self.components
         await self.store.start()
         await self.ari.open()
         await self._check_credentials()
-        self.components = load_components(self.config, self.store)
-        self.services.components = self.components
         for component in self.components:
             await component.start()
         self._events_task = asyncio.create_task(self.events.run(), name="ari events")

@@ -26,7 +26,6 @@ from ari_app import store  # noqa: E402
 from ari_app.config import load_config  # noqa: E402
 from ari_app.models import Company, Ticket, database  # noqa: E402
 from ari_app.sla import policies, reports, services  # noqa: E402
-from ari_app.sla.models import ensure_schema  # noqa: E402
 
 CONFIG = """
 [ari]
@@ -102,7 +101,6 @@ def main(argv=None):
         conf_path.write_text(textwrap.dedent(CONFIG))
         settings = policies.load_settings(load_config(str(conf_path)))
         store.open_store(str(Path(directory) / "bench.sqlite3"))
-        ensure_schema()
         build_store(directory, args.tickets)
         period = reports.Period(
             datetime.date(2026, 8, 1), datetime.date(2026, 10, 31), settings.timezone

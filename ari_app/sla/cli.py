@@ -15,7 +15,6 @@ from .. import board
 from ..exceptions import MspIntakeError
 from ..models import utcnow
 from . import leak, policies, reports, services
-from .models import ensure_schema
 
 
 def register(subparsers):
@@ -65,7 +64,6 @@ def _period_arguments(parser):
 def _prepare(config):
     settings = policies.load_settings(config)
     services.install(settings)
-    ensure_schema()
     return settings
 
 

@@ -13,7 +13,6 @@ import logging
 from .. import events
 from ..models import utcnow
 from . import monitor, policies, services
-from .models import ensure_schema
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +32,6 @@ class SlaMonitor:
         self._task = None
 
     async def start(self):
-        await self.store_worker.run(ensure_schema)
         await self.check()
         self._task = asyncio.create_task(self._run(), name="sla-monitor")
         logger.info(

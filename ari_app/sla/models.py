@@ -6,15 +6,14 @@ mark exactly once per ticket and target; ``published_at`` says whether the
 event went out, so a restart neither repeats nor loses one.
 
 The SLA columns on ``Ticket`` itself live in ``ari_app.models``. A store
-created before them gets them added by ``ensure_schema``.
+created before them gets them when ``store.open_store`` opens it.
 """
 
 import logging
 
 import peewee
-from playhouse.migrate import SqliteMigrator, migrate
 
-from .. import models, store
+from .. import store
 from ..models import BaseModel, Ticket
 
 logger = logging.getLogger(__name__)
@@ -59,29 +58,3 @@ class SlaEvent(BaseModel):
 
 TABLES = (SlaPause, SlaEvent)
 store.register_tables(*TABLES)
-
-
-def ensure_schema():
-    """Create the SLA tables and add SLA columns missing from an older store."""
-    database = models.database
-    database.create_tables(TABLES, safe=True)
-    present = {column.name for column in database.get_columns(Ticket._meta.table_name)}
-    missing = [name for name in TICKET_COLUMNS if name not in present]
-    if missing:
-        migrator = SqliteMigrator(database)
-        table = Ticket._meta.table_name
-        with database.atomic():
-            # An older store opened with these models already has indexes named
-            # after the missing columns: SQLite reads the unknown quoted column
-            # as a string literal and indexes a constant. Drop them; the real
-            # ones come with the columns.
-            for name in missing:
-                database.execute_sql(f'DROP INDEX IF EXISTS "{table}_{name}"')
-            migrate(
-                *(
-                    migrator.add_column(table, name, Ticket._meta.fields[name])
-                    for name in missing
-                )
-            )
-        logger.info("added SLA columns to an older store: %s", ", ".join(missing))
-    return missing

@@ -9,7 +9,6 @@ from ari_app import store
 from ari_app.config import load_config
 from ari_app.models import Company
 from ari_app.sla import policies, services
-from ari_app.sla.models import ensure_schema
 
 BASE = """
 [ari]
@@ -82,7 +81,6 @@ def db(tmp_path, settings):
     """A real store file with the SLA clock installed; closed afterwards."""
     services.install(settings)
     store.open_store(str(tmp_path / "intake.sqlite3"))
-    ensure_schema()
     yield tmp_path / "intake.sqlite3"
     store.close_store()
 

@@ -6,11 +6,11 @@ import sqlite3
 
 import pytest
 
-from ari_app import board, store
+from ari_app import board, models, store
 from ari_app.models import Ticket, TicketEvent, utcnow
 from ari_app.sla import policies, services
 from ari_app.sla.exceptions import SlaError
-from ari_app.sla.models import TICKET_COLUMNS, ensure_schema
+from ari_app.sla.models import TICKET_COLUMNS
 
 from .conftest import SLA, make_ticket, utc
 
@@ -148,10 +148,10 @@ def test_a_store_from_before_gets_the_sla_columns(tmp_path, settings):
     services.install(settings)
     store.open_store(str(path))
     try:
-        assert set(ensure_schema()) == set(TICKET_COLUMNS)
+        present = {c.name for c in models.database.get_columns("ticket")}
+        assert set(TICKET_COLUMNS) <= present
         ticket = make_ticket(utc("2026-11-17T15:15"), "P2")
         assert Ticket.get_by_id(ticket.id).first_response_due == utc("2026-11-17T16:15")
-        assert ensure_schema() == []
     finally:
         store.close_store()
 
