@@ -199,7 +199,9 @@ def _forget_marks(ticket, now):
 
 
 def _ticket_changed(ticket, change):
-    recompute(ticket)
+    if ticket.priority is None and ticket.first_response_due is None:
+        return  # no clock yet, and none stored to clear: the IVR is still asking
+    recompute(ticket, pauses=[] if change == "created" else None)
 
 
 def recompute_all(settings=None):
