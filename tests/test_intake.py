@@ -8,20 +8,7 @@ import pytest
 from ari_app import callflow, models, store
 from ari_app.doubles.asterisk import ScriptedCaller, Step
 
-from .intake_helpers import answering, new_fake, running_service, settle, tickets_of
-
-
-@pytest.fixture
-async def fake():
-    fake = new_fake(utc_offset="-0500")
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-def store_path(tmp_path):
-    return str(tmp_path / "intake.sqlite3")
+from .intake_helpers import answering, running_service, settle, tickets_of
 
 
 async def test_twenty_concurrent_calls_keep_the_pbx_contact_time(fake, store_path):
