@@ -91,8 +91,15 @@ def board_table(tickets):
                 ticket.caller_number or "(none)",
             ]
         )
-    headers = ["ticket", "client", "priority", "status", "contact (UTC)",
-               "contact to ticket", "caller"]
+    headers = [
+        "ticket",
+        "client",
+        "priority",
+        "status",
+        "contact (UTC)",
+        "contact to ticket",
+        "caller",
+    ]
     return tabulate(rows, headers=headers)
 
 
