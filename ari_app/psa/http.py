@@ -153,7 +153,19 @@ def parse_retry_after(value):
     return max(0.0, when.timestamp() - time.time())
 
 
+_REASONS = (
+    ("RemoteDisconnected", "connection closed before an answer"),
+    ("Connection refused", "connection refused"),
+    ("Connection reset", "connection reset"),
+    ("Name or service not known", "host name not found"),
+    ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),
+)
+
+
 def _reason(exc):
-    # requests nests the socket error; its last line is the useful one.
-    text = str(exc.args[0] if exc.args else exc)
-    return text.rsplit(": ", 1)[-1].strip("')\"") or type(exc).__name__
+    """A short cause; requests' own text nests the socket error several deep."""
+    text = str(exc)
+    for marker, reason in _REASONS:
+        if marker in text:
+            return reason
+    return type(exc).__name__
