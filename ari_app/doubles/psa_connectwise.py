@@ -316,3 +316,37 @@ def _phrase(status):
     import http
 
     return http.HTTPStatus(status).phrase
+
+
+def start_demo_psa(directory):
+    """A running ConnectWise double and the ``load_config`` overrides for it.
+
+    The demo passes the overrides to ``config.load_config(overrides=...)``; the
+    secrets file is written to ``directory`` with mode 0600, as the service
+    requires. Stop the double with ``double.stop()``.
+    """
+    import os
+
+    double = ConnectWiseDouble().start()
+    secrets = os.path.join(directory, "psa-secrets.conf")
+    with open(secrets, "w", encoding="utf-8") as handle:
+        handle.write("[connectwise]\npublic_key = pub\nprivate_key = priv\n")
+        handle.write("client_id = client-1\n")
+    os.chmod(secrets, 0o600)
+    overrides = {
+        "psa.type": "connectwise",
+        "psa.url": double.url,
+        "psa.secrets": secrets,
+        "psa.company_id": "msp",
+        "psa.board": "Help Desk",
+        "psa.status": "New",
+        "psa.responded_statuses": "Responded",
+        "psa.priority_p1": "1",
+        "psa.priority_p2": "2",
+        "psa.priority_p3": "3",
+        "psa.priority_p4": "4",
+        "psa.unmatched_company": "Catchall",
+        "psa.response_poll": "0",
+        "psa.directory_interval": "0",
+    }
+    return double, overrides

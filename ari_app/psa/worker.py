@@ -183,7 +183,7 @@ class SyncWorker:
             self._retry(item, exc)
             return
         self.failures = 0
-        self.write(lambda: self._done(ticket_id, covered))
+        self.write(lambda: self._done(ticket_id, covered, link))
 
     def _start_attempt(self, item):
         # Committed before the request goes out: if we die mid-request, the next
@@ -209,8 +209,9 @@ class SyncWorker:
             logger.info("ticket %s: created PSA ticket %s", ticket.id, psa_id)
         link.psa_ticket_id = psa_id
         link.created_at = utcnow()
+        # Saved with the outbox rows it covers, in one transaction (``_done``); if
+        # we die before that, the next attempt finds the ticket by our reference.
         link.sent = json.dumps(snapshot(ticket))
-        self.write(link.save)
 
     def _update(self, ticket, link, covered):
         sent = json.loads(link.sent or "{}")
@@ -229,7 +230,8 @@ class SyncWorker:
                 ", ".join(step.kind for step in steps),
             )
 
-    def _done(self, ticket_id, covered):
+    def _done(self, ticket_id, covered, link):
+        link.save()
         outbox.mark_done(ticket_id, covered)
         set_state("last_success_at", utcnow().isoformat())
 

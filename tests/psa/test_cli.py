@@ -75,3 +75,23 @@ def test_world_readable_secrets_are_refused_by_the_commands(tmp_path, cw, capsys
     assert cli.main(["-c", path, "sync", "test"]) == 2
     err = capsys.readouterr().err
     assert "[psa] secrets" in err and "chmod 600" in err
+
+
+def test_demo_psa_overrides_make_a_working_component(tmp_path):
+    from ari_app import config
+    from ari_app.doubles.psa_connectwise import start_demo_psa
+    from ari_app.psa.settings import load_settings
+
+    double, overrides = start_demo_psa(str(tmp_path))
+    try:
+        overrides.update(
+            {
+                "ari.url": "http://127.0.0.1:8088",
+                "ari.username": "a",
+                "ari.password": "b",
+            }
+        )
+        settings = load_settings(config.load_config(overrides=overrides))
+        assert settings.url == double.url and settings.type == "connectwise"
+    finally:
+        double.stop()
