@@ -104,6 +104,9 @@ class Call:
         self._wakeup = asyncio.Event()
         self._ids = itertools.count(1)
         self._draining = False
+        # From StasisStart reaching us to the ticket committed, in seconds.
+        self.received = asyncio.get_running_loop().time()
+        self.commit_latency = None
 
     # Events, fed by stasis.Stasis. They only record and wake the script.
 
@@ -162,12 +165,16 @@ class Call:
             caller.get("name", ""),
             dialed,
             region,
+            urgent=True,
         )
+        self.commit_latency = asyncio.get_running_loop().time() - self.received
         if created:
             logger.info(
-                "call %s: ticket %s opened, contact at %s (%s)",
+                "call %s: ticket %s committed %.1f ms after StasisStart, "
+                "contact at %s (%s)",
                 self.channel_id,
                 self.ticket.reference,
+                self.commit_latency * 1000,
                 self.contact_at,
                 self.contact_source,
             )
@@ -195,16 +202,16 @@ class Call:
         if not self.resumed and not self._draining:
             await self._prompt("greeting", step="greeting")
         for field, prompt, step in QUESTIONS:
-            if step in steps:
-                continue  # asked before the service restarted
+            if f"{field}_answered" in steps:
+                continue  # answered before the service restarted
             if self._draining:
                 break
             if field == "users":
-                value = await self._ask_number(prompt, step)
+                value, detail = await self._ask_number(prompt, step)
             else:
-                value = await self._ask_choice(prompt, step, YES_NO)
+                value, detail = await self._ask_choice(prompt, step, YES_NO)
             self.answers[field] = value
-            await self._save_answer(field, value, step)
+            await self._save_answer(field, value, detail)
         await self._set_priority()
         await self._finish()
 
@@ -310,15 +317,13 @@ class Call:
             await self._reprompt(prompt, step, attempt)
             key = await self.next_key(self.config.triage.answer_timeout)
             if key in choices:
-                await self._event("answer", f"{step}: key {key}")
-                return choices[key]
+                return choices[key], f"{step}: key {key}"
             await self._event(
                 "no_answer" if key is None else "invalid_key",
                 f"{step}: {key or 'nothing'} (ask {attempt + 1} of {asks})",
             )
             self._note_retry(key)
-        await self._event("answer", f"{step}: unknown after {asks} asks")
-        return None
+        return None, f"{step}: unknown after {asks} asks"
 
     async def _ask_number(self, prompt, step):
         asks = self.config.triage.asks
@@ -326,15 +331,13 @@ class Call:
             await self._reprompt(prompt, step, attempt)
             digits, problem = await self._collect_digits()
             if problem is None:
-                await self._event("answer", f"{step}: {digits}")
-                return int(digits)
+                return int(digits), f"{step}: {digits}"
             await self._event(
                 "no_answer" if problem == "nothing" else "invalid_key",
                 f"{step}: {problem} (ask {attempt + 1} of {asks})",
             )
             self._note_retry(None if problem == "nothing" else problem)
-        await self._event("answer", f"{step}: unknown after {asks} asks")
-        return None
+        return None, f"{step}: unknown after {asks} asks"
 
     async def _collect_digits(self):
         """Digits ended by # (or a pause after the last digit)."""
@@ -384,10 +387,15 @@ class Call:
     async def _event(self, kind, detail=""):
         await self.services.store.run(store.record_event, self.ticket.id, kind, detail)
 
-    async def _save_answer(self, field, value, step):
+    async def _save_answer(self, field, value, detail):
         column = "users_affected" if field == "users" else field
         self.ticket = await self.services.store.run(
-            store.update_ticket, self.ticket.id, **{column: value}
+            store.update_ticket,
+            self.ticket.id,
+            event="answer",
+            detail=detail,
+            step=f"{field}_answered",
+            **{column: value},
         )
 
     def _triage_done(self):
@@ -408,6 +416,8 @@ class Call:
             priority=priority,
             priority_reason=reason,
             status=models.OPEN,
+            symptom=self.ticket.symptom or summarize(answers),
+            affected_system=self.ticket.affected_system or affected_system(answers),
         )
         logger.info(
             "call %s: ticket %s is %s (%s)",
@@ -509,6 +519,26 @@ class Call:
             logger.exception(
                 "call %s: could not close after a failure", self.channel_id
             )
+
+
+def summarize(answers):
+    """One line a technician reads on the board, from the keypad answers."""
+    site = {True: "whole site down", False: "not the whole site"}
+    critical = {True: "critical system involved", False: "no critical system"}
+    parts = [
+        site.get(answers.site_down, "site-wide unknown"),
+        critical.get(answers.critical, "critical system unknown"),
+        "users affected unknown"
+        if answers.users is None
+        else f"{answers.users} user(s) affected",
+    ]
+    return "Phone triage: " + "; ".join(parts)
+
+
+def affected_system(answers):
+    if answers.critical:
+        return "critical system (server, internet line, phones or business app)"
+    return None
 
 
 def open_call_ticket(

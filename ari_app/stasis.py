@@ -11,6 +11,7 @@ can arrive before the REST response that creates them.
 """
 
 import asyncio
+import collections
 import logging
 import re
 
@@ -37,6 +38,8 @@ class Stasis:
         self.claimed = {}  # channel id -> callback(event) for media channels
         self.tasks = set()
         self.draining = False
+        # Recent StasisStart-to-ticket-committed times, for benchmarks and status.
+        self.commit_latencies = collections.deque(maxlen=10000)
 
     # Dispatch.
 
@@ -128,6 +131,8 @@ class Stasis:
             await call.run()
         finally:
             self.calls.pop(call.channel_id, None)
+            if call.commit_latency is not None:
+                self.commit_latencies.append(call.commit_latency)
 
     async def on_connect(self):
         """After every (re)connection: adopt channels we do not know, and check

@@ -57,6 +57,16 @@ async def settle(service, timeout=10.0):
         await asyncio.sleep(0.02)
 
 
+async def heard(call, fragment, times=1, timeout=10.0):
+    """Until the caller has heard a prompt containing ``fragment`` ``times`` times."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while sum(fragment in media for media in call.playbacks) < times:
+        if loop.time() > deadline or call.ended:
+            raise AssertionError(f"{fragment} not heard; heard {call.playbacks}")
+        await asyncio.sleep(0.01)
+
+
 def tickets_of(store_path):
     """Read the tickets back from the SQLite file, as the CLI would."""
     store.open_store(store_path)
