@@ -25,6 +25,7 @@ import threading
 import time
 
 from .. import models
+from ..exceptions import MspIntakeError
 from ..models import IN_CALL, OPEN, Ticket, utcnow
 from . import directory_sync, first_response, outbox
 from .connectors.base import changes_between, snapshot
@@ -316,7 +317,11 @@ class SyncWorker:
         )
         link.response_checked_at = now
         if responded:
-            link.first_response_at = state.responded_at or now
+            # The PSA's clock is not the PBX's and keeps whole seconds: keep the
+            # time between the contact and now, so the SLA clock can take it.
+            contact_at = link.ticket.contact_at
+            at = min(max(state.responded_at or now, contact_at), now)
+            link.first_response_at = at
             link.first_response_by = state.by or f"PSA status {state.status}"
         self.write(link.save)
         if responded:
@@ -326,11 +331,21 @@ class SyncWorker:
                 link.first_response_at,
                 link.first_response_by,
             )
+            self._report_response(link)
+
+    def _report_response(self, link):
+        def report():
             first_response.record(
+                link.ticket_id, link.first_response_at, link.first_response_by, "psa"
+            )
+
+        try:
+            self.write(report)
+        except MspIntakeError as exc:  # the SLA clock refused it; the link keeps it
+            logger.warning(
+                "ticket %s: first response not recorded on the SLA clock: %s",
                 link.ticket_id,
-                link.first_response_at,
-                link.first_response_by,
-                f"psa:{self.settings.type}",
+                exc,
             )
 
     # The directory.

@@ -95,7 +95,7 @@ def test_first_response_is_read_back(tmp_path, psa_store, any_psa):
         first_response.set_sink(None)
     assert len(seen) == 1
     ticket_id, at, by, via = seen[0]
-    assert ticket_id == ticket.id and via == f"psa:{kind}" and at is not None
+    assert ticket_id == ticket.id and via == "psa" and at is not None
     assert PsaLink.get(PsaLink.ticket == ticket.id).first_response_at is not None
 
 
@@ -207,3 +207,18 @@ def test_no_secret_or_authorization_header_in_logs(tmp_path, psa_store, caplog):
     for secret in SECRET_VALUES:
         assert secret not in text, secret
     assert "Authorization" not in text and "Basic " not in text and "Bearer" not in text
+
+
+def test_first_response_reaches_the_sla_clock(tmp_path, psa_store, cw):
+    """No sink set: the default is ari_app.sla.services.record_first_response."""
+    from ari_app.models import Ticket
+
+    worker = make_worker(load(tmp_path, "connectwise", cw.url))
+    ticket = triage(new_ticket(1).id)
+    drain(worker)
+    cw.respond(PsaLink.get(PsaLink.ticket == ticket.id).psa_ticket_id, by="kim")
+    worker.read_responses()
+    recorded = Ticket.get_by_id(ticket.id)
+    assert recorded.first_response_at is not None
+    assert recorded.first_response_via == "psa"
+    assert recorded.first_response_at >= recorded.contact_at
