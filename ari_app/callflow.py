@@ -18,7 +18,7 @@ import datetime
 import itertools
 import logging
 
-from . import directory, models, store, triage
+from . import directory, models, spool, store, triage
 from .exceptions import AriError, ChannelGone, NotInStasis
 from .models import utcnow
 
@@ -171,6 +171,11 @@ class Call:
     async def run(self):
         try:
             await self._open_ticket()
+        except Exception as exc:
+            await self._no_ticket(exc)
+            self.finished = True
+            return
+        try:
             await self._triage()
         except CallerHungUp:
             await self._record_end(abandoned=not self._triage_done())
@@ -526,33 +531,76 @@ class Call:
         )
 
     def _partial_priority(self):
-        """An abandoned call keeps a priority only if the caller told us something."""
-        answers = triage.Answers(**self.answers)
-        if answers.all_unknown:
-            return {}
-        settings = self.config.triage
-        priority, reason = triage.decide(
-            answers, settings.priority_rules, settings.default_priority
-        )
-        return {
-            "priority": priority,
-            "priority_reason": f"{reason}, from a partial triage",
-        }
+        return partial_priority(triage.Answers(**self.answers), self.config.triage)
 
     async def _after_failure(self):
-        """A bug in the flow: keep the ticket, send the caller on, never drop them."""
+        """A bug in the flow: keep the ticket, send the caller on, never drop them.
+
+        The ticket's end is written first: if Asterisk is unreachable too, the
+        ticket must not stay ``in_call``.
+        """
         if self.ticket is None:
             return
         try:
             await self._event("flow_error", "the IVR failed; caller sent on")
-            if not self._gone:
-                self._draining = True
-                await self._release()
             await self._record_end(abandoned=not self._triage_done())
         except Exception:
-            logger.exception(
-                "call %s: could not close after a failure", self.channel_id
+            logger.exception("call %s: could not record the end", self.channel_id)
+        if not self._gone:
+            self._draining = True
+            try:
+                await self._release()
+            except AriError as exc:
+                logger.error(
+                    "call %s: could not send the caller on: %s", self.channel_id, exc
+                )
+
+    async def _no_ticket(self, exc):
+        """The store refused the ticket (locked, full, read-only disk).
+
+        The contact is not lost: it goes to the spool file, which the service
+        turns into a ticket once the store accepts writes again. The caller is
+        not left ringing: they go on to the fallback, a person or voicemail.
+        """
+        caller = self.channel.get("caller", {})
+        contact = {
+            "channel_id": self.channel_id,
+            "contact_at": self.contact_at.isoformat(timespec="milliseconds"),
+            "caller_number": caller.get("number", ""),
+            "caller_name": caller.get("name", ""),
+            "dialed": self.args[1] if len(self.args) > 1 else "",
+            "reason": f"{type(exc).__name__}: {exc}",
+        }
+        where = await asyncio.to_thread(spool.append, self.config.spool_path, contact)
+        logger.error(
+            "call %s: ticket not committed (%s); contact %s; caller sent to %s",
+            self.channel_id,
+            contact["reason"],
+            f"spooled to {where}" if where else f"only in this log: {contact}",
+            self.config.triage.failure_context,
+        )
+        try:
+            await self.ari.set_variable(
+                self.channel_id, "MSP_INTAKE_STATUS", "NO_TICKET"
             )
+            await self.ari.continue_in_dialplan(
+                self.channel_id, self.config.triage.failure_context, "s", 1
+            )
+        except AriError as error:
+            if not isinstance(error, ChannelGone | NotInStasis):
+                logger.error(
+                    "call %s: could not send the caller on: %s", self.channel_id, error
+                )
+
+
+def partial_priority(answers, settings):
+    """An abandoned call keeps a priority only if the caller told us something."""
+    if answers.all_unknown:
+        return {}
+    priority, reason = triage.decide(
+        answers, settings.priority_rules, settings.default_priority
+    )
+    return {"priority": priority, "priority_reason": f"{reason}, from a partial triage"}
 
 
 def summarize(answers):

@@ -9,12 +9,14 @@ own sections; they read them from ``Config.parser`` through the helpers below.
 
 import configparser
 import dataclasses
+import math
 import os
 import urllib.parse
 
 from .exceptions import ConfigError
 
 DEFAULT_PATH = "/etc/msp-intake/msp-intake.conf"
+DEFAULT_STORE = "/var/lib/msp-intake/intake.sqlite3"
 
 # Priority rules, first match wins. Each condition is one of: site_down, critical,
 # "users >= N", unknown (every answer unknown); joined with "and".
@@ -41,6 +43,38 @@ DEFAULT_PROMPTS = {
 
 PRIORITIES = ("P1", "P2", "P3", "P4")
 
+# Every section the product reads, and for the core's own the keys it knows, so
+# that a misspelt section or key stops start-up instead of being ignored.
+CORE_KEYS = {
+    "ari": {"url", "username", "password", "app"},
+    "store": {"path", "spool", "busy_timeout"},
+    "intake": {"default_region", "timezone"},
+    "triage": {
+        "answer_timeout",
+        "digit_timeout",
+        "asks",
+        "after",
+        "continue_context",
+        "continue_extension",
+        "continue_priority",
+        "failure_context",
+    },
+    "prompts": set(DEFAULT_PROMPTS),
+    "service": {"shutdown_grace", "log_level"},
+}
+# Sections whose keys their own part checks; a trailing space marks a prefix.
+OTHER_SECTIONS = (
+    "priority",
+    "sla",
+    "sla.leak",
+    "sla.calendar ",
+    "sla.contract ",
+    "psa",
+    "speech",
+    "speech_raise",
+    "prompt_texts",
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class AriSettings:
@@ -59,6 +93,7 @@ class TriageSettings:
     continue_context: str = "msp-intake-after"
     continue_extension: str = "s"
     continue_priority: int = 1
+    failure_context: str = "msp-intake-fallback"
     priority_rules: tuple = DEFAULT_PRIORITY_RULES
     default_priority: str = DEFAULT_PRIORITY
 
@@ -67,6 +102,8 @@ class TriageSettings:
 class Config:
     ari: AriSettings
     store_path: str
+    spool_path: str
+    busy_timeout: float
     default_region: str
     timezone: str
     triage: TriageSettings
@@ -93,14 +130,23 @@ def load_config(path=None, *, overrides=None):
         if not parser.has_section(section):
             parser.add_section(section)
         parser.set(section, key, str(value))
+    store_path = _store_path(parser)
+    _check_names(parser)
     return Config(
         ari=_ari(parser),
-        store_path=get(parser, "store", "path", "/var/lib/msp-intake/intake.sqlite3"),
+        store_path=store_path,
+        busy_timeout=get_float(parser, "store", "busy_timeout", 5.0, low=0.05, high=60),
+        spool_path=expand_path(
+            get(parser, "store", "spool", "")
+            or os.path.join(os.path.dirname(store_path), "unsaved-contacts.jsonl")
+        ),
         default_region=_region(parser),
         timezone=_timezone(parser),
         triage=_triage(parser),
         prompts=_prompts(parser),
-        shutdown_grace=get_float(parser, "service", "shutdown_grace", 20.0, low=0),
+        shutdown_grace=get_float(
+            parser, "service", "shutdown_grace", 20.0, low=0, high=600
+        ),
         log_level=_choice(
             parser,
             "service",
@@ -114,9 +160,30 @@ def load_config(path=None, *, overrides=None):
     )
 
 
+def _check_names(parser):
+    for section in parser.sections():
+        known = CORE_KEYS.get(section)
+        if known is not None:
+            for key in parser.options(section):
+                if key not in known:
+                    allowed = ", ".join(sorted(known))
+                    raise ConfigError(
+                        f"[{section}] {key}", f"unknown setting (known: {allowed})"
+                    )
+        elif not any(_section_matches(section, name) for name in OTHER_SECTIONS):
+            raise ConfigError(f"[{section}]", "unknown section (a typo?)")
+
+
+def _section_matches(section, name):
+    if name.endswith(" "):
+        return section.startswith(name) and len(section) > len(name)
+    return section == name
+
+
 def _read_file(parser, path):
     try:
-        with open(path, encoding="utf-8") as handle:
+        # utf-8-sig: a file saved by an editor that writes a byte-order mark.
+        with open(path, encoding="utf-8-sig") as handle:
             parser.read_file(handle)
     except FileNotFoundError:
         raise ConfigError(path, "no such file") from None
@@ -152,6 +219,8 @@ def get_float(parser, section, key, default, *, low=None, high=None):
         value = float(raw)
     except ValueError:
         raise ConfigError(f"[{section}] {key}", f"{raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"[{section}] {key}", f"{raw!r} is not a finite number")
     if (low is not None and value < low) or (high is not None and value > high):
         raise ConfigError(f"[{section}] {key}", f"{raw} is out of range")
     return value
@@ -212,6 +281,15 @@ def _ari(parser):
     )
 
 
+def _store_path(parser):
+    path = expand_path(get(parser, "store", "path", DEFAULT_STORE))
+    if not path:
+        raise ConfigError("[store] path", "is empty")
+    if os.path.isdir(path):
+        raise ConfigError("[store] path", f"{path} is a directory, not a file")
+    return os.path.abspath(path)
+
+
 def _region(parser):
     import phonenumbers
 
@@ -247,16 +325,30 @@ def _triage(parser):
         rules, default_priority = _priority_rules(parser)
     parse_rules(rules)  # raises ConfigError naming the bad rule
     return TriageSettings(
-        answer_timeout=get_float(parser, "triage", "answer_timeout", 6.0, low=0.1),
-        digit_timeout=get_float(parser, "triage", "digit_timeout", 3.0, low=0.1),
+        answer_timeout=get_float(
+            parser, "triage", "answer_timeout", 6.0, low=0.1, high=120
+        ),
+        digit_timeout=get_float(
+            parser, "triage", "digit_timeout", 3.0, low=0.1, high=60
+        ),
         asks=get_int(parser, "triage", "asks", 3, low=1, high=5),
         after=after,
-        continue_context=get(parser, "triage", "continue_context", "msp-intake-after"),
-        continue_extension=get(parser, "triage", "continue_extension", "s"),
+        continue_context=_dialplan_name(parser, "continue_context", "msp-intake-after"),
+        continue_extension=_dialplan_name(parser, "continue_extension", "s"),
+        failure_context=_dialplan_name(
+            parser, "failure_context", "msp-intake-fallback"
+        ),
         continue_priority=get_int(parser, "triage", "continue_priority", 1, low=1),
         priority_rules=rules,
         default_priority=default_priority,
     )
+
+
+def _dialplan_name(parser, key, default):
+    value = get(parser, "triage", key, default)
+    if not value or any(ch in value for ch in ", ;|"):
+        raise ConfigError(f"[triage] {key}", f"{value!r} is not a dialplan name")
+    return value
 
 
 def _priority_rules(parser):
@@ -276,6 +368,9 @@ def _priority_rules(parser):
         if priority not in PRIORITIES:
             raise ConfigError(f"[priority] {key}", f"{priority!r} is not P1..P4")
         rules.append((key, condition.strip(), priority))
+    if not rules:
+        # Only "default = ..." given: the built-in rules still apply.
+        return DEFAULT_PRIORITY_RULES, default_priority
     rules.sort(key=lambda rule: _rule_order(rule[0]))
     return tuple((condition, priority) for _, condition, priority in rules), (
         default_priority

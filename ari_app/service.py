@@ -10,8 +10,10 @@ connection and the store close.
 import asyncio
 import importlib
 import logging
+import os
 import signal
 
+from . import spool
 from .ari_ import AriClient, EventStream
 from .callflow import Services
 from .exceptions import AriAuthError, AriError
@@ -48,7 +50,7 @@ def load_components(config, store_worker):
 class Service:
     def __init__(self, config):
         self.config = config
-        self.store = StoreWorker(config.store_path)
+        self.store = StoreWorker(config.store_path, config.busy_timeout)
         self.ari = AriClient(config.ari)
         self.services = Services(ari=self.ari, store=self.store, config=config)
         self.stasis = Stasis(self.services)
@@ -56,6 +58,7 @@ class Service:
         self.components = []
         self.stopped = asyncio.Event()
         self._events_task = None
+        self._housekeeping_task = None
 
     async def start(self):
         # Components first: importing them registers their tables, which the
@@ -63,11 +66,44 @@ class Service:
         self.components = load_components(self.config, self.store)
         self.services.components = self.components
         await self.store.start()
+        await self.replay_spool()
         await self.ari.open()
         await self._check_credentials()
         for component in self.components:
             await component.start()
         self._events_task = asyncio.create_task(self.events.run(), name="ari events")
+        self._housekeeping_task = asyncio.create_task(
+            self._housekeeping(), name="housekeeping"
+        )
+
+    async def replay_spool(self):
+        """Turn contacts the store once refused into tickets, now that it takes them."""
+        try:
+            count = await self.store.run(
+                spool.replay,
+                self.config.spool_path,
+                self.config.triage,
+                self.config.default_region,
+            )
+        except Exception as exc:  # still refused: keep the spool for next time
+            logger.error("spool %s: not replayed yet (%s)", self.config.spool_path, exc)
+            return
+        if count:
+            logger.warning(
+                "recovered %d ticket(s) from the spool %s",
+                count,
+                self.config.spool_path,
+            )
+
+    async def _housekeeping(self, every=30.0):
+        while True:
+            await asyncio.sleep(every)
+            try:
+                waiting = os.path.getsize(self.config.spool_path) > 0
+            except OSError:
+                waiting = False
+            if waiting:
+                await self.replay_spool()
 
     async def _check_credentials(self):
         """A wrong password must stop start-up; Asterisk being down must not."""
@@ -101,9 +137,10 @@ class Service:
         )
         await self.stasis.drain(self.config.shutdown_grace)
         await self.events.stop()
-        if self._events_task is not None:
-            self._events_task.cancel()
-            await asyncio.gather(self._events_task, return_exceptions=True)
+        for task in (self._events_task, self._housekeeping_task):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         for component in reversed(self.components):
             await component.stop()
         await self.ari.close()

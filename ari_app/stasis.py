@@ -15,7 +15,7 @@ import collections
 import logging
 import re
 
-from . import callflow
+from . import callflow, store, triage
 from .exceptions import AriError, ChannelGone
 
 logger = logging.getLogger(__name__)
@@ -141,12 +141,31 @@ class Stasis:
         """After every (re)connection: adopt channels we do not know, and check
         on those we do, since their events during the gap were dropped."""
         app = await self.services.ari.application(self.services.config.ari.app)
-        for channel_id in app.get("channel_ids", []):
+        live = list(app.get("channel_ids", []))
+        for channel_id in live:
             if channel_id in self.calls or channel_id in self.claimed:
                 continue
             await self._adopt(channel_id)
         for call in list(self.calls.values()):
             await self._resync(call)
+        await self._close_stale(live + list(self.calls))
+
+    async def _close_stale(self, live):
+        settings = self.services.config.triage
+
+        def partial(ticket):
+            answers = triage.Answers(
+                ticket.site_down, ticket.critical, ticket.users_affected
+            )
+            return callflow.partial_priority(answers, settings)
+
+        closed = await self.services.store.run(store.close_stale_tickets, live, partial)
+        if closed:
+            logger.warning(
+                "closed %d ticket(s) whose call ended while msp-intake was away: %s",
+                len(closed),
+                ", ".join(closed),
+            )
 
     async def _adopt(self, channel_id):
         """A channel in our application that this process does not know: the
@@ -164,7 +183,9 @@ class Stasis:
             return
         contact_at, source = callflow.contact_time({"channel": channel})
         logger.info("call %s: adopting a call already in the application", channel_id)
-        self.start_call(channel, args, contact_at, source, resumed=True)
+        # Resumed or new is told by whether its ticket exists: a call can reach
+        # the application while we reconnect, before its StasisStart is read.
+        self.start_call(channel, args, contact_at, source)
 
     async def _resync(self, call):
         try:

@@ -17,6 +17,7 @@ import threading
 import peewee
 
 from . import models
+from .exceptions import ConfigError
 from .models import Ticket, TicketEvent, utcnow
 
 logger = logging.getLogger(__name__)
@@ -42,8 +43,21 @@ def on_ticket_change(listener):
     return listener
 
 
-def open_store(path):
-    """Bind the models to the SQLite file at ``path`` and create missing tables."""
+def open_store(path, busy_timeout=5.0):
+    """Bind the models to the SQLite file at ``path`` and create missing tables.
+
+    A path that cannot hold the store raises ConfigError naming ``[store] path``.
+    """
+    try:
+        _open(path, busy_timeout)
+    except (OSError, peewee.DatabaseError) as exc:
+        close_store()
+        problem = getattr(exc, "strerror", None) or str(exc)
+        raise ConfigError("[store] path", f"{path}: {problem}") from exc
+    return models.database
+
+
+def _open(path, busy_timeout):
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     models.database.init(
@@ -53,7 +67,9 @@ def open_store(path):
             # FULL: a ticket that was acknowledged as committed survives a power cut.
             "synchronous": "full",
             "foreign_keys": 1,
-            "busy_timeout": 5000,
+            # How long a write waits for another process's lock before failing;
+            # a ticket that still cannot be written goes to the spool.
+            "busy_timeout": int(busy_timeout * 1000),
         },
     )
     models.database.connect(reuse_if_open=True)
@@ -64,7 +80,6 @@ def open_store(path):
         _add_missing_columns(tables)
         models.database.create_tables(tables, safe=True)
         _directory_triggers()
-    return models.database
 
 
 def _add_missing_columns(tables):
@@ -233,6 +248,35 @@ def update_ticket(ticket_id, event=None, detail="", at=None, step=None, **fields
     return ticket
 
 
+def close_stale_tickets(live_channel_ids, partial_priority):
+    """Tickets still ``in_call`` whose call is no longer in the application.
+
+    The caller left while msp-intake was not connected (killed, restarted, or
+    Asterisk restarted): nothing will ever end those calls, so they are closed
+    here, as abandoned unless triage had finished. Returns the references.
+    """
+    closed = []
+    stale = Ticket.select().where(
+        (Ticket.status == models.IN_CALL) & Ticket.channel_id.not_in(live_channel_ids)
+    )
+    for ticket in stale:
+        finished = "priority_set" in ticket.steps()
+        fields = {"ended_at": utcnow()}
+        if not finished:
+            fields.update(partial_priority(ticket))
+            fields["status"] = models.ABANDONED
+        update_ticket(
+            ticket.id,
+            event="ended",
+            step="ended",
+            detail="the call ended while msp-intake was not connected to it",
+            hangup_cause="not seen: the call ended while msp-intake was away",
+            **fields,
+        )
+        closed.append(ticket.reference)
+    return closed
+
+
 def record_event(ticket_id, kind, detail="", at=None):
     """Add one timeline line without changing the ticket itself."""
     TicketEvent.create(ticket=ticket_id, at=at or utcnow(), kind=kind, detail=detail)
@@ -253,8 +297,9 @@ class StoreWorker:
     simultaneous calls costs one disk sync instead of one each.
     """
 
-    def __init__(self, path):
+    def __init__(self, path, busy_timeout=5.0):
         self.path = path
+        self.busy_timeout = busy_timeout
         self._jobs = queue.PriorityQueue()
         self._order = itertools.count()
         self._thread = None
@@ -262,7 +307,7 @@ class StoreWorker:
     async def start(self):
         self._thread = threading.Thread(target=self._work, name="store", daemon=True)
         self._thread.start()
-        await self.run(open_store, self.path)
+        await self.run(open_store, self.path, self.busy_timeout)
 
     async def run(self, function, *args, urgent=False, **kwargs):
         if self._thread is None:

@@ -169,3 +169,68 @@ async def test_one_failing_call_does_not_disturb_another(fake, store_path, monke
     assert tickets[bad.channel_id].site_down is True
     assert bad.continued_to is not None
     assert stasis.handler_name("ChannelDtmfReceived") == "channel_dtmf_received"
+
+
+async def test_a_locked_store_spools_the_contact_and_sends_the_caller_on(
+    fake, store_path
+):
+    """Another process holds SQLite's write lock (a long import, a backup):
+    the caller goes to the fallback at once and the contact becomes a ticket
+    as soon as the store takes writes again."""
+    import sqlite3
+
+    async with running_service(fake, store_path, **{"store.busy_timeout": "0.3"}) as s:
+        blocker = sqlite3.connect(store_path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            call = await fake.place_call(answering(["1", "1", "2#"]))
+            await call.wait_ended(timeout=10)
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert call.continued_to.context == "msp-intake-fallback"
+        assert call.variables["MSP_INTAKE_STATUS"] == "NO_TICKET"
+        spooled = open(s.config.spool_path).read()
+        assert call.channel_id in spooled
+        await s.replay_spool()
+        await settle(s)
+    (ticket,) = tickets_of(store_path)
+    assert ticket.channel_id == call.channel_id
+    assert ticket.contact_at == callflow.parse_creationtime(call.creationtime)
+    assert ticket.status == models.OPEN
+    assert ticket.priority == "P3"  # not triaged: all answers unknown
+    assert open(s.config.spool_path).read() == ""
+
+
+async def test_a_caller_who_left_while_the_service_was_down_is_closed(
+    fake, store_path, tmp_path
+):
+    config_path = write_service_config(tmp_path, fake, store_path)
+    steps = [
+        Step(dtmf="1", on_media="q-site-down", delay=0.01),
+        Step(hangup=True, at=2.5),  # while the service is dead
+    ]
+    first = await start_service_process(config_path)
+    second = None
+    try:
+        await wait_connected(fake)
+        call = await fake.place_call(
+            ScriptedCaller(caller_number="+1555201", steps=steps)
+        )
+        await heard(call, "q-critical")
+        first.kill()
+        await first.wait()
+        await call.wait_ended(timeout=10)
+        second = await start_service_process(config_path)
+        await wait_connected(fake)
+        await asyncio.sleep(1.0)
+    finally:
+        for process in (first, second):
+            if process and process.returncode is None:
+                process.terminate()
+                await process.wait()
+    (ticket,) = tickets_of(store_path)
+    assert ticket.status == models.ABANDONED
+    assert ticket.site_down is True
+    assert ticket.priority == "P2"  # from the answer given before the crash
+    assert ticket.ended_at is not None
