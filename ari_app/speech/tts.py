@@ -1,0 +1,115 @@
+"""The one place that talks to pyttsx3 (and through it, espeak-ng).
+
+Rendering a prompt (``render``) calls ``synthesize`` here. Three pyttsx3 habits
+are contained in this module:
+
+* espeak-ng is initialised once per process and is not thread-safe, so every
+  synthesis runs on one dedicated thread (``SYNTH_EXECUTOR``);
+* its espeak driver prints "Audio saved to ..." on stdout after each file, so the
+  call is wrapped in ``redirect_stdout``;
+* it accepts any voice name without complaint, so voices are checked against the
+  list espeak-ng reports before they are used.
+"""
+
+import concurrent.futures
+import contextlib
+import ctypes.util
+import io
+import logging
+import os
+import tempfile
+import threading
+import wave
+
+from ..exceptions import MspIntakeError
+
+logger = logging.getLogger(__name__)
+
+# pyttsx3 always writes 22,050 Hz mono 16-bit WAV with the espeak driver.
+SYNTH_RATE = 22050
+
+INSTALL_HINT = "espeak-ng is not installed: run 'apt-get install espeak-ng'"
+
+SYNTH_EXECUTOR = concurrent.futures.ThreadPoolExecutor(
+    max_workers=1, thread_name_prefix="tts"
+)
+
+_engine = None
+_engine_lock = threading.Lock()
+
+
+class SpeechSynthesisError(MspIntakeError):
+    """A prompt could not be spoken (espeak-ng missing, unknown voice...)."""
+
+
+class EspeakMissing(SpeechSynthesisError):
+    """espeak-ng (the library pyttsx3 drives) is not installed."""
+
+    def __init__(self):
+        super().__init__(INSTALL_HINT)
+
+
+def check_available():
+    """Raise EspeakMissing unless espeak-ng and pyttsx3 can be loaded."""
+    if ctypes.util.find_library("espeak-ng") is None:
+        raise EspeakMissing()
+    _get_engine()
+
+
+def _get_engine():
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            try:
+                import pyttsx3
+
+                _engine = pyttsx3.init("espeak")
+            except (ImportError, OSError, RuntimeError) as exc:
+                # pyttsx3 raises RuntimeError when it cannot load libespeak-ng.
+                raise EspeakMissing() from exc
+        return _engine
+
+
+def voice_ids():
+    """Every voice espeak-ng offers, by the names a config file may use."""
+    names = {}
+    for voice in _get_engine().getProperty("voices"):
+        short = voice.id.rsplit("/", 1)[-1]
+        for alias in (voice.id, short, voice.name.lower(), *voice.languages):
+            names.setdefault(str(alias).lower(), short)
+    return names
+
+
+def synthesize(text, voice, rate):
+    """Speak ``text``; return 16-bit mono samples at SYNTH_RATE (blocking).
+
+    Only call this on SYNTH_EXECUTOR's thread.
+    """
+    engine = _get_engine()
+    espeak_name = voice_ids().get(voice.lower())
+    if espeak_name is None:
+        raise SpeechSynthesisError(
+            f"voice {voice!r} is not an espeak-ng voice (see 'espeak-ng --voices')"
+        )
+    engine.setProperty("voice", espeak_name)
+    engine.setProperty("rate", rate)
+    with tempfile.TemporaryDirectory(prefix="msp-intake-tts-") as scratch:
+        path = os.path.join(scratch, "prompt.wav")
+        engine.save_to_file(text, path)
+        with contextlib.redirect_stdout(io.StringIO()):
+            engine.runAndWait()
+        return _read_synth_wav(path, text)
+
+
+def _read_synth_wav(path, text):
+    try:
+        with wave.open(path, "rb") as handle:
+            frames = handle.readframes(handle.getnframes())
+            framerate = handle.getframerate()
+    except (OSError, EOFError, wave.Error) as exc:
+        raise SpeechSynthesisError(f"espeak-ng wrote no audio for {text!r}") from exc
+    if not frames:
+        raise SpeechSynthesisError(f"espeak-ng wrote no audio for {text!r}")
+    if framerate != SYNTH_RATE:
+        raise SpeechSynthesisError(f"espeak-ng wrote {framerate} Hz, not {SYNTH_RATE}")
+    return frames
