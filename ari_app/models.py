@@ -83,6 +83,10 @@ class Ticket(BaseModel):
     steps_reached = peewee.CharField(default="")  # comma-separated step names
     hangup_cause = peewee.CharField(null=True)
 
+    # The SLA clock's fields (ari_app.sla) go here.
+
+    # The PSA sync's fields (ari_app.psa) go here.
+
     @property
     def reference(self):
         """Our own reference for this ticket, as the caller hears and the PSA keeps."""

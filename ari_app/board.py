@@ -1,0 +1,107 @@
+"""How tickets are shown: the JSON of ``tickets --json`` and the board table.
+
+Other parts of msp-intake add fields to a ticket's JSON with
+``add_ticket_fields``; the board and the demo print from the same dicts.
+"""
+
+import datetime
+import json
+
+from tabulate import tabulate
+
+from .models import Ticket
+
+_field_hooks = []
+
+
+def add_ticket_fields(hook):
+    """Register ``hook(ticket) -> dict`` whose keys are added to every ticket's JSON."""
+    if hook not in _field_hooks:
+        _field_hooks.append(hook)
+    return hook
+
+
+def iso_utc(value):
+    """``2026-12-03T12:42:40.282Z``: UTC, milliseconds, as every JSON time here."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(datetime.UTC).replace(tzinfo=None)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def ticket_to_dict(ticket):
+    data = {
+        "id": ticket.id,
+        "reference": ticket.reference,
+        "company": ticket.company.name if ticket.company_id else None,
+        "contact": ticket.contact.name if ticket.contact_id else None,
+        "caller_number": ticket.caller_number,
+        "caller_e164": ticket.caller_e164,
+        "caller_name": ticket.caller_name,
+        "caller_flag": ticket.caller_flag,
+        "dialed_number": ticket.dialed_number,
+        "priority": ticket.priority,
+        "priority_reason": ticket.priority_reason,
+        "status": ticket.status,
+        "contact_at": iso_utc(ticket.contact_at),
+        "created_at": iso_utc(ticket.created_at),
+        "ended_at": iso_utc(ticket.ended_at),
+        "channel_id": ticket.channel_id,
+        "site_down": ticket.site_down,
+        "critical": ticket.critical,
+        "users_affected": ticket.users_affected,
+        "affected_system": ticket.affected_system,
+        "symptom": ticket.symptom,
+        "transcript": ticket.transcript,
+        "steps_reached": ticket.steps(),
+        "hangup_cause": ticket.hangup_cause,
+    }
+    for hook in _field_hooks:
+        data.update(hook(ticket))
+    return data
+
+
+def query_tickets(status=None, limit=None):
+    query = Ticket.select().order_by(Ticket.contact_at, Ticket.id)
+    if status:
+        query = query.where(Ticket.status == status)
+    if limit:
+        query = query.limit(limit)
+    return list(query)
+
+
+def tickets_json(tickets):
+    return json.dumps([ticket_to_dict(t) for t in tickets], indent=2)
+
+
+def board_table(tickets):
+    """The dispatcher's board: one line per ticket, most urgent first."""
+    rows = []
+    for ticket in sorted(tickets, key=_urgency):
+        lag = (ticket.created_at - ticket.contact_at).total_seconds() * 1000
+        rows.append(
+            [
+                ticket.reference,
+                ticket.company.name if ticket.company_id else "(unmatched)",
+                ticket.priority or "-",
+                ticket.status,
+                iso_utc(ticket.contact_at),
+                f"{lag:.0f} ms",
+                ticket.caller_number or "(none)",
+            ]
+        )
+    headers = [
+        "ticket",
+        "client",
+        "priority",
+        "status",
+        "contact (UTC)",
+        "contact to ticket",
+        "caller",
+    ]
+    return tabulate(rows, headers=headers)
+
+
+def _urgency(ticket):
+    return (ticket.priority or "P9", ticket.contact_at)

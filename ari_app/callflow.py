@@ -1,0 +1,535 @@
+"""One inbound call, from StasisStart to hangup: ticket, answer, triage, goodbye.
+
+The order is the product's promise: the ticket is committed with the PBX's own
+contact time *before* the call is answered, so a caller who hangs up at any
+moment still leaves exactly one ticket, marked abandoned, with whatever the IVR
+had learned. Each question is asked by keypad; a key pressed while a prompt
+plays stops the prompt and answers the question (keys pressed during the
+greeting answer the first question). No answer or a wrong key is asked again,
+then taken as unknown: the call never drops and never loops.
+
+The ``Call`` is fed events by ``stasis.Stasis`` and runs as its own task.
+"""
+
+import asyncio
+import collections
+import dataclasses
+import datetime
+import itertools
+import logging
+
+from . import directory, models, store, triage
+from .exceptions import AriError, ChannelGone, NotInStasis
+from .models import utcnow
+
+logger = logging.getLogger(__name__)
+
+# Longest a single prompt may take before we stop waiting for its end. Asterisk
+# always sends PlaybackFinished, but events are lost while the WebSocket is down.
+PLAYBACK_LIMIT = 120.0
+
+QUESTIONS = (
+    # (answer field, prompt, step name)
+    ("site_down", "q_site_down", "q_site_down"),
+    ("critical", "q_critical", "q_critical"),
+    ("users", "q_users", "q_users"),
+)
+YES_NO = {"1": True, "2": False}
+MAX_USER_DIGITS = 5
+
+
+class CallerHungUp(Exception):
+    """The caller is gone; the flow stops where it is."""
+
+
+def parse_creationtime(text):
+    """Asterisk's ``2026-12-03T12:42:40.282+0000`` as a naive UTC datetime."""
+    value = datetime.datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset")
+    return value.astimezone(datetime.UTC).replace(tzinfo=None)
+
+
+def contact_time(event):
+    """The contact time of a StasisStart: the channel's creation, not 'now'.
+
+    Returns ``(time, source)``; falls back to the event's timestamp, then the
+    local clock, only when Asterisk sent something unreadable.
+    """
+    for source, text in (
+        ("creationtime", event.get("channel", {}).get("creationtime")),
+        ("event timestamp", event.get("timestamp")),
+    ):
+        if text:
+            try:
+                return parse_creationtime(text), source
+            except ValueError:
+                continue
+    return utcnow(), "local clock"
+
+
+@dataclasses.dataclass
+class Services:
+    """What a call needs from the running service."""
+
+    ari: object  # ari_.AriClient
+    store: object  # store.StoreWorker
+    config: object  # config.Config
+    components: list = dataclasses.field(default_factory=list)
+
+
+class Call:
+    """The state and the script of one caller's time in the application."""
+
+    def __init__(
+        self, services, channel, args, contact_at, contact_source, resumed=False
+    ):
+        self.services = services
+        self.config = services.config
+        self.ari = services.ari
+        self.channel = channel
+        self.channel_id = channel["id"]
+        self.args = list(args)
+        self.contact_at = contact_at
+        self.contact_source = contact_source
+        self.resumed = resumed
+        self.ticket = None
+        self.answers = {"site_down": None, "critical": None, "users": None}
+        self.hangup_cause = None
+        self.finished = False
+        self._keys = collections.deque()
+        self._playbacks = {}  # playback id -> final state
+        self._current_playback = None
+        self._gone = False
+        self._wakeup = asyncio.Event()
+        self._ids = itertools.count(1)
+        self._draining = False
+
+    # Events, fed by stasis.Stasis. They only record and wake the script.
+
+    def key_pressed(self, digit):
+        self._keys.append(digit)
+        self._wakeup.set()
+
+    def playback_finished(self, playback_id, state):
+        self._playbacks[playback_id] = state
+        self._wakeup.set()
+
+    def hung_up(self, cause=None):
+        if cause is not None and self.hangup_cause is None:
+            self.hangup_cause = str(cause)
+        self._gone = True
+        self._wakeup.set()
+
+    def drain(self):
+        """The service is stopping: finish quickly by sending the call on."""
+        self._draining = True
+        self._wakeup.set()
+
+    @property
+    def gone(self):
+        return self._gone
+
+    @property
+    def current_playback(self):
+        """The id of the prompt playing now, or None."""
+        return self._current_playback
+
+    # The script.
+
+    async def run(self):
+        try:
+            await self._open_ticket()
+            await self._triage()
+        except CallerHungUp:
+            await self._record_end(abandoned=not self._triage_done())
+        except Exception:
+            logger.exception("call %s failed; its ticket is kept", self.channel_id)
+            await self._after_failure()
+        finally:
+            self.finished = True
+
+    async def _open_ticket(self):
+        region = self.config.default_region
+        dialed = self.args[1] if len(self.args) > 1 else ""
+        caller = self.channel.get("caller", {})
+        self.ticket, created = await self.services.store.run(
+            open_call_ticket,
+            self.channel_id,
+            self.contact_at,
+            self.contact_source,
+            caller.get("number", ""),
+            caller.get("name", ""),
+            dialed,
+            region,
+        )
+        if created:
+            logger.info(
+                "call %s: ticket %s opened, contact at %s (%s)",
+                self.channel_id,
+                self.ticket.reference,
+                self.contact_at,
+                self.contact_source,
+            )
+        else:
+            self.resumed = True
+            self._restore_answers()
+            logger.info(
+                "call %s: re-adopted with ticket %s",
+                self.channel_id,
+                self.ticket.reference,
+            )
+            await self._event("re_adopted", "the application reconnected to the call")
+
+    def _restore_answers(self):
+        self.answers = {
+            "site_down": self.ticket.site_down,
+            "critical": self.ticket.critical,
+            "users": self.ticket.users_affected,
+        }
+
+    async def _triage(self):
+        steps = self.ticket.steps()
+        if "answered" not in steps:
+            await self._answer()
+        if not self.resumed and not self._draining:
+            await self._prompt("greeting", step="greeting")
+        for field, prompt, step in QUESTIONS:
+            if step in steps:
+                continue  # asked before the service restarted
+            if self._draining:
+                break
+            if field == "users":
+                value = await self._ask_number(prompt, step)
+            else:
+                value = await self._ask_choice(prompt, step, YES_NO)
+            self.answers[field] = value
+            await self._save_answer(field, value, step)
+        await self._set_priority()
+        await self._finish()
+
+    async def _answer(self):
+        try:
+            await self.ari.answer(self.channel_id)
+        except ChannelGone:
+            raise CallerHungUp from None
+        await self._step("answered")
+
+    # Prompts and keys.
+
+    async def _prompt(self, name, step=None, interruptible=True):
+        """Play one prompt; returns True when a key cut it short."""
+        if step:
+            await self._step(step, detail=name)
+        return await self.play(self.config.prompts[name], interruptible, name)
+
+    async def play(self, media, interruptible=True, label=None):
+        if interruptible and self._keys:
+            return True  # the caller typed ahead: do not make them listen
+        self._check_gone()
+        playback_id = f"{self.channel_id}-pb{next(self._ids)}"
+        try:
+            await self.ari.play(self.channel_id, media, playback_id)
+        except (ChannelGone, NotInStasis):
+            raise CallerHungUp from None
+        self._current_playback = playback_id
+        try:
+            return await self._wait_playback(playback_id, interruptible, label or media)
+        finally:
+            self._current_playback = None
+
+    async def _wait_playback(self, playback_id, interruptible, label):
+        deadline = asyncio.get_running_loop().time() + PLAYBACK_LIMIT
+        while True:
+            state = self._playbacks.pop(playback_id, None)
+            if state is not None:
+                if state == "failed" and not self._gone:
+                    logger.warning(
+                        "call %s: prompt %s failed to play (missing sound file?)",
+                        self.channel_id,
+                        label,
+                    )
+                    await self._event("prompt_failed", label)
+                return False
+            self._check_gone()
+            if interruptible and self._keys:
+                await self._stop_playback(playback_id)
+                return True
+            if self._draining:
+                await self._stop_playback(playback_id)
+                return False
+            if not await self._sleep_until(deadline):
+                logger.warning(
+                    "call %s: no end of prompt %s after %.0f s",
+                    self.channel_id,
+                    label,
+                    PLAYBACK_LIMIT,
+                )
+                return False
+
+    async def _stop_playback(self, playback_id):
+        try:
+            await self.ari.stop_playback(playback_id)
+        except AriError as exc:
+            if exc.status != 404:  # 404: it had just finished on its own
+                logger.warning("call %s: stopping prompt: %s", self.channel_id, exc)
+
+    async def _sleep_until(self, deadline):
+        """Wait for any event until the deadline; False when it passed."""
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            return False
+        self._wakeup.clear()
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), remaining)
+        except TimeoutError:
+            return False
+        return True
+
+    async def next_key(self, timeout):
+        """The next key pressed within ``timeout`` seconds, or None."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self._keys:
+            self._check_gone()
+            if self._draining or not await self._sleep_until(deadline):
+                self._check_gone()
+                return None
+        return self._keys.popleft()
+
+    def _check_gone(self):
+        if self._gone:
+            raise CallerHungUp
+
+    async def _ask_choice(self, prompt, step, choices):
+        asks = self.config.triage.asks
+        for attempt in range(asks):
+            await self._reprompt(prompt, step, attempt)
+            key = await self.next_key(self.config.triage.answer_timeout)
+            if key in choices:
+                await self._event("answer", f"{step}: key {key}")
+                return choices[key]
+            await self._event(
+                "no_answer" if key is None else "invalid_key",
+                f"{step}: {key or 'nothing'} (ask {attempt + 1} of {asks})",
+            )
+            self._note_retry(key)
+        await self._event("answer", f"{step}: unknown after {asks} asks")
+        return None
+
+    async def _ask_number(self, prompt, step):
+        asks = self.config.triage.asks
+        for attempt in range(asks):
+            await self._reprompt(prompt, step, attempt)
+            digits, problem = await self._collect_digits()
+            if problem is None:
+                await self._event("answer", f"{step}: {digits}")
+                return int(digits)
+            await self._event(
+                "no_answer" if problem == "nothing" else "invalid_key",
+                f"{step}: {problem} (ask {attempt + 1} of {asks})",
+            )
+            self._note_retry(None if problem == "nothing" else problem)
+        await self._event("answer", f"{step}: unknown after {asks} asks")
+        return None
+
+    async def _collect_digits(self):
+        """Digits ended by # (or a pause after the last digit)."""
+        triage_settings = self.config.triage
+        digits = ""
+        key = await self.next_key(triage_settings.answer_timeout)
+        while key is not None:
+            if key == "#":
+                break
+            if not key.isdigit():
+                self._keys.clear()
+                return digits, f"key {key}"
+            digits += key
+            if len(digits) > MAX_USER_DIGITS:
+                self._keys.clear()
+                return digits, "too many digits"
+            key = await self.next_key(triage_settings.digit_timeout)
+        if not digits:
+            return digits, "nothing" if key is None else "# with no digits"
+        return digits, None
+
+    async def _reprompt(self, prompt, step, attempt):
+        if attempt == 0:
+            await self._prompt(prompt, step=step)
+            return
+        retry = self._retry_prompt
+        if retry and not self._keys:
+            await self._prompt(retry)
+        await self._prompt(prompt)
+
+    def _note_retry(self, key):
+        self._keys.clear()  # whatever else was typed belonged to the bad answer
+        self._retry_prompt = "no_answer" if key is None else "invalid"
+
+    _retry_prompt = None
+
+    # The ticket.
+
+    async def _step(self, step, detail=""):
+        self.ticket = await self.services.store.run(
+            store.update_ticket, self.ticket.id, event=step, detail=detail, step=step
+        )
+
+    async def _event(self, kind, detail=""):
+        await self.services.store.run(store.record_event, self.ticket.id, kind, detail)
+
+    async def _save_answer(self, field, value, step):
+        column = "users_affected" if field == "users" else field
+        self.ticket = await self.services.store.run(
+            store.update_ticket, self.ticket.id, **{column: value}
+        )
+
+    def _triage_done(self):
+        return self.ticket is not None and "priority_set" in self.ticket.steps()
+
+    async def _set_priority(self):
+        answers = triage.Answers(**self.answers)
+        settings = self.config.triage
+        priority, reason = triage.decide(
+            answers, settings.priority_rules, settings.default_priority
+        )
+        self.ticket = await self.services.store.run(
+            store.update_ticket,
+            self.ticket.id,
+            event="priority_set",
+            detail=f"{priority}: {reason}",
+            step="priority_set",
+            priority=priority,
+            priority_reason=reason,
+            status=models.OPEN,
+        )
+        logger.info(
+            "call %s: ticket %s is %s (%s)",
+            self.channel_id,
+            self.ticket.reference,
+            priority,
+            reason,
+        )
+
+    async def _finish(self):
+        """Tell the dialplan and the caller the outcome, then let the call go."""
+        try:
+            await self.ari.set_variable(
+                self.channel_id, "MSP_TICKET_ID", self.ticket.reference
+            )
+            await self.ari.set_variable(
+                self.channel_id, "MSP_PRIORITY", self.ticket.priority
+            )
+        except (ChannelGone, NotInStasis):
+            raise CallerHungUp from None
+        if not self._draining:
+            await self._step("read_back", detail=self.ticket.reference)
+            await self._prompt("ticket_number", interruptible=False)
+            await self.play(f"digits:{self.ticket.id}", interruptible=False)
+            await self._prompt("goodbye", interruptible=False)
+        await self._release()
+        await self._record_end(abandoned=False)
+
+    async def _release(self):
+        settings = self.config.triage
+        try:
+            if settings.after == "continue" or self._draining:
+                await self.ari.continue_in_dialplan(
+                    self.channel_id,
+                    settings.continue_context,
+                    settings.continue_extension,
+                    settings.continue_priority,
+                )
+                await self._event(
+                    "continued",
+                    f"to {settings.continue_context},"
+                    f"{settings.continue_extension},"
+                    f"{settings.continue_priority}",
+                )
+            else:
+                await self.ari.hangup(self.channel_id)
+        except (ChannelGone, NotInStasis):
+            pass  # the caller hung up first: that is the end we wanted anyway
+
+    async def _record_end(self, abandoned):
+        if self.ticket is None:
+            return
+        fields = {"ended_at": utcnow(), "hangup_cause": self.hangup_cause}
+        detail = f"hangup cause {self.hangup_cause or 'none'}"
+        if abandoned:
+            fields.update(self._partial_priority())
+            fields["status"] = models.ABANDONED
+            detail = f"caller hung up during triage; {detail}"
+        self.ticket = await self.services.store.run(
+            store.update_ticket,
+            self.ticket.id,
+            event="ended",
+            detail=detail,
+            step="ended",
+            **fields,
+        )
+        logger.info(
+            "call %s: ended, ticket %s %s",
+            self.channel_id,
+            self.ticket.reference,
+            self.ticket.status,
+        )
+
+    def _partial_priority(self):
+        """An abandoned call keeps a priority only if the caller told us something."""
+        answers = triage.Answers(**self.answers)
+        if answers.all_unknown:
+            return {}
+        settings = self.config.triage
+        priority, reason = triage.decide(
+            answers, settings.priority_rules, settings.default_priority
+        )
+        return {
+            "priority": priority,
+            "priority_reason": f"{reason}, from a partial triage",
+        }
+
+    async def _after_failure(self):
+        """A bug in the flow: keep the ticket, send the caller on, never drop them."""
+        if self.ticket is None:
+            return
+        try:
+            await self._event("flow_error", "the IVR failed; caller sent on")
+            if not self._gone:
+                self._draining = True
+                await self._release()
+            await self._record_end(abandoned=not self._triage_done())
+        except Exception:
+            logger.exception(
+                "call %s: could not close after a failure", self.channel_id
+            )
+
+
+def open_call_ticket(
+    channel_id, contact_at, contact_source, caller_number, caller_name, dialed, region
+):
+    """Match the caller and commit the ticket, in the store thread, in one go."""
+    caller = directory.normalize(caller_number, region)
+    match = directory.match_caller(caller, dialed, region)
+    flag = caller.flag
+    if match.company is None and flag is None:
+        flag = models.UNKNOWN_CALLER
+    ticket, created = store.open_ticket(
+        channel_id,
+        contact_at,
+        caller_number=caller_number or "",
+        caller_e164=caller.e164,
+        caller_name=caller_name or "",
+        caller_flag=flag,
+        dialed_number=dialed or "",
+        company=match.company,
+        contact=match.contact,
+        matched_by=match.matched_by,
+        steps_reached="ticket_opened",
+    )
+    if created and contact_source != "creationtime":
+        store.record_event(
+            ticket.id,
+            "contact_time_fallback",
+            f"contact time taken from the {contact_source}",
+        )
+    return ticket, created

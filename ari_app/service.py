@@ -1,0 +1,117 @@
+"""``msp-intake run``: the long-running service next to Asterisk.
+
+Start-up order: the store (tickets must be committable before any call is
+taken), the parts that other issues add (speech, PSA sync, SLA clock), then the
+ARI events connection. Shutdown on SIGTERM runs the other way: calls in progress
+get a bounded time to finish, the rest are sent on to the dialplan, then the
+connection and the store close.
+"""
+
+import asyncio
+import importlib
+import logging
+import signal
+
+from .ari_ import AriClient, EventStream
+from .callflow import Services
+from .exceptions import AriAuthError, AriError
+from .stasis import Stasis
+from .store import StoreWorker
+
+logger = logging.getLogger(__name__)
+
+# Parts of the service that live in their own packages. Each module offers
+# make_component(config, store_worker) -> object with async start() / stop(),
+# or None when that part is not configured.
+COMPONENT_MODULES = (
+    "ari_app.speech.component",
+    "ari_app.psa.component",
+    "ari_app.sla.component",
+)
+
+
+def load_components(config, store_worker):
+    components = []
+    for name in COMPONENT_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name and name.startswith(exc.name):
+                continue  # that part is not installed in this build
+            raise
+        component = module.make_component(config, store_worker)
+        if component is not None:
+            components.append(component)
+    return components
+
+
+class Service:
+    def __init__(self, config):
+        self.config = config
+        self.store = StoreWorker(config.store_path)
+        self.ari = AriClient(config.ari)
+        self.services = Services(ari=self.ari, store=self.store, config=config)
+        self.stasis = Stasis(self.services)
+        self.events = EventStream(self.ari, self.stasis.handle, self.stasis.on_connect)
+        self.components = []
+        self.stopped = asyncio.Event()
+        self._events_task = None
+
+    async def start(self):
+        await self.store.start()
+        await self.ari.open()
+        await self._check_credentials()
+        self.components = load_components(self.config, self.store)
+        self.services.components = self.components
+        for component in self.components:
+            await component.start()
+        self._events_task = asyncio.create_task(self.events.run(), name="ari events")
+
+    async def _check_credentials(self):
+        """A wrong password must stop start-up; Asterisk being down must not."""
+        try:
+            await self.ari.ping()
+        except AriAuthError:
+            raise
+        except AriError as exc:
+            logger.warning("Asterisk not reachable yet (%s); will keep trying", exc)
+
+    async def wait(self):
+        """Run until stopped; an ARI authentication failure ends the service."""
+        stop_task = asyncio.create_task(self.stopped.wait())
+        done, _ = await asyncio.wait(
+            {self._events_task, stop_task}, return_when=asyncio.FIRST_COMPLETED
+        )
+        stop_task.cancel()
+        if self._events_task in done:
+            self._events_task.result()  # re-raises AriAuthError
+
+    async def stop(self):
+        logger.info(
+            "stopping: finishing %d call(s) in progress", len(self.stasis.calls)
+        )
+        await self.stasis.drain(self.config.shutdown_grace)
+        await self.events.stop()
+        if self._events_task is not None:
+            self._events_task.cancel()
+            await asyncio.gather(self._events_task, return_exceptions=True)
+        for component in reversed(self.components):
+            await component.stop()
+        await self.ari.close()
+        await self.store.stop()
+        logger.info("stopped")
+
+
+async def serve(config):
+    """Run the service until SIGTERM or SIGINT."""
+    service = Service(config)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, service.stopped.set)
+    try:
+        await service.start()
+        await service.wait()
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await service.stop()

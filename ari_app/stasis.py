@@ -1,0 +1,206 @@
+"""ARI event handlers: find the call an event is about and hand it over.
+
+Each handler is named after its ARI event and does little: look up the call,
+return early if the event is not ours, pass the fact on. A failing handler is
+logged with its channel id and never stops the delivery of other events.
+
+Channels that Asterisk raises into the application for media (external media,
+snoop) are not callers: whoever created them registers their id with
+``claim_channel`` before asking Asterisk for them, because their StasisStart
+can arrive before the REST response that creates them.
+"""
+
+import asyncio
+import logging
+import re
+
+from . import callflow
+from .exceptions import AriError, ChannelGone
+
+logger = logging.getLogger(__name__)
+
+_CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
+_MEDIA_PREFIXES = ("UnicastRTP/", "Snoop/", "WebSocket/", "AudioSocket/")
+
+
+def handler_name(event_type):
+    """``ChannelDtmfReceived`` -> ``channel_dtmf_received``."""
+    return _CAMEL.sub("_", event_type).lower()
+
+
+class Stasis:
+    """Routes the events of one Stasis application to its calls."""
+
+    def __init__(self, services):
+        self.services = services
+        self.calls = {}  # channel id -> callflow.Call
+        self.claimed = {}  # channel id -> callback(event) for media channels
+        self.tasks = set()
+        self.draining = False
+
+    # Dispatch.
+
+    def handle(self, event):
+        method = getattr(self, handler_name(event.get("type", "")), None)
+        if method is None:
+            return
+        try:
+            method(event)
+        except Exception:
+            channel = event.get("channel", {}).get("id", "-")
+            logger.exception("call %s: %s handler failed", channel, event.get("type"))
+
+    def claim_channel(self, channel_id, callback):
+        self.claimed[channel_id] = callback
+
+    def release_channel(self, channel_id):
+        self.claimed.pop(channel_id, None)
+
+    # Handlers.
+
+    def stasis_start(self, event):
+        channel = event["channel"]
+        channel_id = channel["id"]
+        if self._to_claimed(channel_id, event):
+            return
+        args = event.get("args", [])
+        if channel.get("name", "").startswith(_MEDIA_PREFIXES):
+            logger.debug("call %s: media channel not ours, ignored", channel_id)
+            return
+        if channel_id in self.calls:
+            return  # a repeat after a reconnect
+        contact_at, source = callflow.contact_time(event)
+        self.start_call(channel, args, contact_at, source)
+
+    def stasis_end(self, event):
+        channel_id = event["channel"]["id"]
+        if self._to_claimed(channel_id, event):
+            return
+        call = self.calls.get(channel_id)
+        if call is not None:
+            call.hung_up()
+
+    def channel_hangup_request(self, event):
+        channel_id = event["channel"]["id"]
+        if self._to_claimed(channel_id, event):
+            return
+        call = self.calls.get(channel_id)
+        if call is not None:
+            call.hung_up(event.get("cause"))
+
+    def channel_dtmf_received(self, event):
+        call = self.calls.get(event["channel"]["id"])
+        if call is not None:
+            call.key_pressed(event["digit"])
+
+    def playback_finished(self, event):
+        playback = event["playback"]
+        target = playback.get("target_uri", "")
+        if not target.startswith("channel:"):
+            return
+        call = self.calls.get(target[len("channel:") :])
+        if call is not None:
+            call.playback_finished(playback["id"], playback.get("state"))
+
+    def _to_claimed(self, channel_id, event):
+        callback = self.claimed.get(channel_id)
+        if callback is None:
+            return False
+        callback(event)
+        return True
+
+    # Calls.
+
+    def start_call(self, channel, args, contact_at, source, resumed=False):
+        call = callflow.Call(
+            self.services, channel, args, contact_at, source, resumed=resumed
+        )
+        if self.draining:
+            call.drain()
+        self.calls[call.channel_id] = call
+        task = asyncio.create_task(self._run_call(call), name=f"call {call.channel_id}")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return call
+
+    async def _run_call(self, call):
+        try:
+            await call.run()
+        finally:
+            self.calls.pop(call.channel_id, None)
+
+    async def on_connect(self):
+        """After every (re)connection: adopt channels we do not know, and check
+        on those we do, since their events during the gap were dropped."""
+        app = await self.services.ari.application(self.services.config.ari.app)
+        for channel_id in app.get("channel_ids", []):
+            if channel_id in self.calls or channel_id in self.claimed:
+                continue
+            await self._adopt(channel_id)
+        for call in list(self.calls.values()):
+            await self._resync(call)
+
+    async def _adopt(self, channel_id):
+        """A channel in our application that this process does not know: the
+        service restarted while the call was in the IVR."""
+        try:
+            channel = await self.services.ari.get_channel(channel_id)
+        except ChannelGone:
+            return
+        if channel.get("name", "").startswith(_MEDIA_PREFIXES):
+            logger.info("call %s: orphaned media channel hung up", channel_id)
+            await self._hangup_quietly(channel_id)
+            return
+        args = _stasis_args(channel)
+        if not args or args[0] != "inbound":
+            return
+        contact_at, source = callflow.contact_time({"channel": channel})
+        logger.info("call %s: adopting a call already in the application", channel_id)
+        self.start_call(channel, args, contact_at, source, resumed=True)
+
+    async def _resync(self, call):
+        try:
+            await self.services.ari.get_channel(call.channel_id)
+        except ChannelGone:
+            call.hung_up()
+            return
+        playback_id = call.current_playback
+        if playback_id is None:
+            return
+        try:
+            await self.services.ari.get_playback(playback_id)
+        except AriError as exc:
+            if exc.status == 404:  # it ended while we were not listening
+                call.playback_finished(playback_id, "done")
+
+    async def _hangup_quietly(self, channel_id):
+        try:
+            await self.services.ari.hangup(channel_id)
+        except AriError:
+            pass
+
+    async def drain(self, grace):
+        """Stop gracefully: calls get ``grace`` seconds, then are sent on to the
+        dialplan so that no caller is cut off."""
+        self.draining = True
+        if self.tasks:
+            logger.info(
+                "waiting up to %.0f s for %d call(s) to finish", grace, len(self.tasks)
+            )
+            await asyncio.wait(set(self.tasks), timeout=grace)
+        for call in list(self.calls.values()):
+            call.drain()
+        if self.tasks:
+            await asyncio.wait(set(self.tasks), timeout=10)
+        for task in set(self.tasks):
+            task.cancel()
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def _stasis_args(channel):
+    """The Stasis() arguments, read back from the channel's dialplan app data."""
+    dialplan = channel.get("dialplan", {})
+    if dialplan.get("app_name") != "Stasis":
+        return []
+    return dialplan.get("app_data", "").split(",")[1:]
