@@ -31,7 +31,12 @@ DEFAULT_TEXTS = {
     "no_answer": "I did not hear an answer. Let's go on.",
     "ticket_number": "Your ticket number is",
     "goodbye": "Thank you. A technician from {msp_name} will be in touch. Goodbye.",
+    # Played when the dynamic "I have you as ..." prompt cannot be rendered.
+    "matched": "We have found your account.",
 }
+
+# Rendered during a call, when the company is known; {company} is its name.
+DYNAMIC_TEXTS = {"company": "I have you as {company}."}
 
 _PLACEHOLDERS = {"msp_name"}
 
@@ -60,12 +65,22 @@ def build_catalogue(settings):
     return prompts
 
 
-def _fill(name, template, msp_name):
-    fields = {field for _, field, _, _ in string.Formatter().parse(template) if field}
-    unknown = fields - _PLACEHOLDERS
+def company_text(settings, company):
+    template = settings.texts.get("company", DYNAMIC_TEXTS["company"])
+    return _fill("company", template, settings.msp_name, company)
+
+
+def _fill(name, template, msp_name, company=None):
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ConfigError(f"[prompt_texts] {name}", f"bad braces ({exc})") from None
+    fields = {field for _, field, _, _ in parsed if field}
+    allowed = _PLACEHOLDERS | ({"company"} if company is not None else set())
+    unknown = fields - allowed
     if unknown:
         raise ConfigError(
             f"[prompt_texts] {name}",
-            f"unknown placeholder {{{sorted(unknown)[0]}}} (use {{msp_name}})",
+            f"unknown placeholder {{{sorted(unknown)[0]}}}",
         )
-    return template.format(msp_name=msp_name)
+    return template.format(msp_name=msp_name, company=company)

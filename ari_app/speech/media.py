@@ -6,8 +6,8 @@ bridge with the caller. Three Asterisk behaviours shape this module:
 
 * the media channel raises its own StasisStart in our application, and it can
   arrive *before* the HTTP response of ``POST /channels/externalMedia``; so we
-  choose the channel id, register it in ``MediaRegistry`` first, and the call
-  flow asks the registry before treating a StasisStart as a new caller;
+  choose the channel id and claim it (``Stasis.claim_channel``) before the POST,
+  so its events come to us and it is never taken for a new caller;
 * adding the media channel to the bridge before that StasisStart fails (422),
   so we wait for it;
 * nothing hangs the media channel up when the caller goes: ``close`` deletes the
@@ -22,50 +22,19 @@ from ..exceptions import AriError, ChannelGone
 
 logger = logging.getLogger(__name__)
 
-MEDIA_CHANNEL_PREFIX = "UnicastRTP/"
 STASIS_START_TIMEOUT = 5.0
 # dtmf_events keeps Asterisk from bridging the two RTP legs natively, which
 # would take the caller's keys (and audio) out of the core.
 BRIDGE_TYPE = "mixing,dtmf_events"
 
 
-class MediaRegistry:
-    """The channel ids of our own media legs, so they are never taken for callers."""
-
-    def __init__(self):
-        self._started = {}  # media channel id -> Future set at its StasisStart
-
-    def expect(self, channel_id):
-        future = asyncio.get_running_loop().create_future()
-        self._started[channel_id] = future
-        return future
-
-    def forget(self, channel_id):
-        future = self._started.pop(channel_id, None)
-        if future is not None and not future.done():
-            future.cancel()
-
-    def is_media(self, channel):
-        """True for a channel (ARI JSON) that is one of our media legs."""
-        return channel.get("id") in self._started or channel.get("name", "").startswith(
-            MEDIA_CHANNEL_PREFIX
-        )
-
-    def stasis_start(self, event):
-        """Claim a StasisStart; True when it was for a media leg (not a caller)."""
-        channel = event.get("channel", {})
-        future = self._started.get(channel.get("id"))
-        if future is not None and not future.done():
-            future.set_result(channel)
-        return self.is_media(channel)
-
-
 class MediaLeg:
     """The external media channel and bridge that carry one caller's audio to us."""
 
-    def __init__(self, ari, registry, caller_id):
+    def __init__(self, ari, claim, release, caller_id):
         self.ari = ari
-        self.registry = registry
+        self.claim = claim  # claim(channel_id, callback(event))
+        self.release = release  # release(channel_id)
         self.caller_id = caller_id
         self.channel_id = f"msp-media-{uuid.uuid4().hex}"
         self.bridge_id = f"msp-bridge-{uuid.uuid4().hex}"
@@ -75,7 +44,8 @@ class MediaLeg:
 
     async def open(self, app, external_host):
         """Create the media channel and bridge it with the caller."""
-        started = self.registry.expect(self.channel_id)
+        started = asyncio.get_running_loop().create_future()
+        self.claim(self.channel_id, lambda event: _started(started, event))
         await self.ari.request(
             "POST", "/bridges", params={"type": BRIDGE_TYPE, "bridgeId": self.bridge_id}
         )
@@ -116,7 +86,7 @@ class MediaLeg:
             await self._quietly("DELETE", f"/channels/{self.channel_id}")
         if self._bridge_made:
             await self._quietly("DELETE", f"/bridges/{self.bridge_id}")
-        self.registry.forget(self.channel_id)
+        self.release(self.channel_id)
         self._channel_made = self._bridge_made = False
 
     async def _quietly(self, method, path):
@@ -127,6 +97,11 @@ class MediaLeg:
         except AriError as exc:
             if exc.status != 404:
                 logger.warning("channel %s: %s failed: %s", self.caller_id, path, exc)
+
+
+def _started(future, event):
+    if event.get("type") == "StasisStart" and not future.done():
+        future.set_result(event.get("channel", {}))
 
 
 def _rtp_address(reply):

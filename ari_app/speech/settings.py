@@ -93,13 +93,14 @@ def _raise_words(parser):
 
 
 def _texts(parser):
-    from .catalogue import DEFAULT_TEXTS
+    from .catalogue import DEFAULT_TEXTS, DYNAMIC_TEXTS
 
+    known_names = {**DEFAULT_TEXTS, **DYNAMIC_TEXTS}
     texts = {}
     if parser.has_section("prompt_texts"):
         for key, value in parser.items("prompt_texts"):
-            if key not in DEFAULT_TEXTS:
-                known = ", ".join(sorted(DEFAULT_TEXTS))
+            if key not in known_names:
+                known = ", ".join(sorted(known_names))
                 raise ConfigError(
                     f"[prompt_texts] {key}", f"unknown prompt (known: {known})"
                 )
