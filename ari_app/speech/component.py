@@ -39,6 +39,7 @@ class SpeechComponent:
         self.settings = settings
         self.model = None
         self.voice_ready = False
+        self.prompts_installed = False
         self.pool = None
         self.dynamic = render.DynamicPrompts(settings)
         self.raise_words = settings.raise_words
@@ -68,6 +69,14 @@ class SpeechComponent:
 
     def _check_prompts(self):
         directory = render.prompt_dir(self.settings)
+        if not os.path.isdir(directory):
+            # Never create folders under Asterisk's sounds for a service that
+            # was not set up for it: dynamic prompts stay off.
+            logger.warning(
+                "no prompts in %s: run 'msp-intake prompts render'", directory
+            )
+            return
+        self.prompts_installed = True
         missing = [
             prompt.file_stem
             for prompt in build_catalogue(self.settings)
@@ -115,7 +124,7 @@ class SpeechComponent:
 
     async def company_prompt(self, company_name, fallback, channel_id=""):
         """The media URI for "I have you as <company>", or ``fallback``."""
-        if not self.voice_ready:
+        if not (self.voice_ready and self.prompts_installed):
             return fallback
         text = company_text(self.settings, company_name)
         return await self.dynamic.media_for(text, fallback, channel_id)
