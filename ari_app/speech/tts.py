@@ -11,6 +11,7 @@ are contained in this module:
   list espeak-ng reports before they are used.
 """
 
+import atexit
 import concurrent.futures
 import contextlib
 import ctypes.util
@@ -56,6 +57,17 @@ def check_available():
     _get_engine()
 
 
+def _drop_engine():
+    # pyttsx3's driver cleans up in __del__ with the contextlib module; at
+    # interpreter exit that module may already be gone, and it prints a
+    # traceback. Letting go of the engine while modules still exist avoids it.
+    global _engine
+    _engine = None
+
+
+atexit.register(_drop_engine)
+
+
 def _get_engine():
     global _engine
     with _engine_lock:
@@ -93,6 +105,16 @@ def synthesize(text, voice, rate):
         )
     engine.setProperty("voice", espeak_name)
     engine.setProperty("rate", rate)
+    try:
+        return _synthesize_once(engine, text)
+    except SpeechSynthesisError:
+        # Seen once in a test run: pyttsx3's espeak loop ended without keeping
+        # any audio. One more try before the prompt counts as failed.
+        logger.warning("espeak-ng gave no audio for %r; trying once more", text)
+        return _synthesize_once(engine, text)
+
+
+def _synthesize_once(engine, text):
     with tempfile.TemporaryDirectory(prefix="msp-intake-tts-") as scratch:
         path = os.path.join(scratch, "prompt.wav")
         engine.save_to_file(text, path)

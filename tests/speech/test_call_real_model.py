@@ -80,7 +80,11 @@ async def test_korean_description_reaches_the_ticket(tmp_path, ko_model_path):
     assert any("\uac00" <= ch <= "\ud7a3" for ch in ticket.transcript)  # Hangul
     assert 0 < ticket.transcript_confidence <= 1
     assert os.path.getsize(ticket.recording_path) > 32000  # over a second of audio
-    assert (ticket.site_down, ticket.critical, ticket.users_affected) == (True, False, 3)
+    assert (ticket.site_down, ticket.critical, ticket.users_affected) == (
+        True,
+        False,
+        3,
+    )
     assert ticket.priority == "P2"
     assert "describe" in ticket.steps()
     # The media leg and its bridge are gone with the call: nothing left in Stasis.
