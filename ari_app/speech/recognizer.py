@@ -89,7 +89,7 @@ class Recognizer:
     def __init__(self, model, phrases=None):
         vosk = _import_vosk()
         if phrases:
-            grammar = json.dumps(model.grammar(phrases))
+            grammar = json.dumps(model.grammar(phrases), ensure_ascii=False)
             self._kaldi = vosk.KaldiRecognizer(model._model, SAMPLE_RATE, grammar)
         else:
             self._kaldi = vosk.KaldiRecognizer(model._model, SAMPLE_RATE)

@@ -7,7 +7,7 @@ question a ``Recording`` keeps the audio and transcribes it in full vocabulary.
 Audio is handed to Vosk in batches on the speech thread pool, one batch at a time
 per call, so the event loop never waits for recognition. A call whose recognition
 falls behind by more than ``MAX_BACKLOG`` seconds drops its oldest audio (and
-counts it) rather than answering late.
+counts it) rather than answering ever later.
 """
 
 import asyncio
@@ -24,7 +24,10 @@ from .rtp import FRAME_SECONDS, RtpEndpoint
 logger = logging.getLogger(__name__)
 
 BATCH_FRAMES = 5  # 100 ms per hand-over to a recognizer thread
-MAX_BACKLOG = 1.0  # seconds of audio waiting before the oldest is dropped
+# Seconds of audio waiting before the oldest is dropped. A fresh Vosk recognizer
+# can take over a second on its first words (it builds its search graph as it
+# goes), so a tighter limit would throw away the start of most answers.
+MAX_BACKLOG = 3.0
 SPEECH_LEVEL = 300.0  # RMS above which a frame counts as the caller talking
 
 
@@ -53,6 +56,7 @@ class AudioStats:
     frames: int = 0
     dropped: int = 0
     max_lag: float = 0.0  # seconds from a packet's arrival to its recognition
+    last_fed_at: float = 0.0  # monotonic time the last batch was recognised
 
 
 class CallSpeech:
@@ -129,8 +133,9 @@ class CallSpeech:
                 if listener is None:
                     continue  # nobody is listening: the audio is not needed
                 await listener.feed(b"".join(pcm for pcm, _ in batch))
-                lag = time.monotonic() - batch[-1][1]
-                self.stats.max_lag = max(self.stats.max_lag, lag)
+                now = time.monotonic()
+                self.stats.max_lag = max(self.stats.max_lag, now - batch[-1][1])
+                self.stats.last_fed_at = now
 
     # Listening.
 

@@ -7,6 +7,8 @@ are contained in this module:
   synthesis runs on one dedicated thread (``SYNTH_EXECUTOR``);
 * its espeak driver prints "Audio saved to ..." on stdout after each file, so the
   call is wrapped in ``redirect_stdout``;
+* its run loop can return before espeak-ng (working on a thread of its own) has
+  written the file, so we wait for the driver's "finished-utterance" notice;
 * it accepts any voice name without complaint, so voices are checked against the
   list espeak-ng reports before they are used.
 """
@@ -35,8 +37,11 @@ SYNTH_EXECUTOR = concurrent.futures.ThreadPoolExecutor(
     max_workers=1, thread_name_prefix="tts"
 )
 
+SYNTH_TIMEOUT = 30.0  # seconds; the longest prompt takes well under one
+
 _engine = None
 _engine_lock = threading.Lock()
+_finished = threading.Event()
 
 
 class SpeechSynthesisError(MspIntakeError):
@@ -75,11 +80,17 @@ def _get_engine():
             try:
                 import pyttsx3
 
-                _engine = pyttsx3.init("espeak")
+                engine = pyttsx3.init("espeak")
             except (ImportError, OSError, RuntimeError) as exc:
                 # pyttsx3 raises RuntimeError when it cannot load libespeak-ng.
                 raise EspeakMissing() from exc
+            engine.connect("finished-utterance", _utterance_finished)
+            _engine = engine
         return _engine
+
+
+def _utterance_finished(name=None, completed=True):
+    _finished.set()
 
 
 def voice_ids():
@@ -105,21 +116,18 @@ def synthesize(text, voice, rate):
         )
     engine.setProperty("voice", espeak_name)
     engine.setProperty("rate", rate)
-    try:
-        return _synthesize_once(engine, text)
-    except SpeechSynthesisError:
-        # Seen once in a test run: pyttsx3's espeak loop ended without keeping
-        # any audio. One more try before the prompt counts as failed.
-        logger.warning("espeak-ng gave no audio for %r; trying once more", text)
-        return _synthesize_once(engine, text)
-
-
-def _synthesize_once(engine, text):
     with tempfile.TemporaryDirectory(prefix="msp-intake-tts-") as scratch:
         path = os.path.join(scratch, "prompt.wav")
+        _finished.clear()
         engine.save_to_file(text, path)
         with contextlib.redirect_stdout(io.StringIO()):
             engine.runAndWait()
+            # espeak-ng synthesises on its own thread in this mode, and
+            # runAndWait can return before it is done: wait for the driver's
+            # own "finished" notice, which comes after the file is written.
+            done = _finished.wait(SYNTH_TIMEOUT)
+        if not done:
+            raise SpeechSynthesisError(f"espeak-ng did not finish {text!r}")
         return _read_synth_wav(path, text)
 
 

@@ -113,7 +113,7 @@ async def test_tone_sent_as_big_endian_rtp_reaches_the_recognizer_as_that_tone()
 
 async def test_a_call_that_falls_behind_drops_its_oldest_audio():
     session = CallSpeech(ComponentStub(), None, "chan-2", None, None)
-    for _ in range(80):  # 1.6 s with nobody taking it
+    for _ in range(180):  # 3.6 s with nobody taking it
         session.audio_in(bytes(640), 0.0)
     assert session.stats.dropped == 30
-    assert len(session._frames) == 50
+    assert len(session._frames) == 150
