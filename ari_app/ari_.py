@@ -39,7 +39,11 @@ class AriClient:
     async def open(self):
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                auth=aiohttp.BasicAuth(self.settings.username, self.settings.password),
+                headers={
+                    "Authorization": aiohttp.encode_basic_auth(
+                        self.settings.username, self.settings.password
+                    )
+                },
                 timeout=REQUEST_TIMEOUT,
                 connector=aiohttp.TCPConnector(limit=50),
             )
@@ -190,7 +194,11 @@ class EventStream:
         params = {"app": self.client.settings.app}
         try:
             ws = await self.client.session.ws_connect(
-                url, params=params, heartbeat=10, protocols=("ari",), timeout=10
+                url,
+                params=params,
+                heartbeat=10,
+                protocols=("ari",),
+                timeout=aiohttp.ClientWSTimeout(ws_close=10),
             )
         except aiohttp.WSServerHandshakeError as exc:
             if exc.status == 401:

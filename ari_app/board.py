@@ -6,6 +6,7 @@ Other parts of msp-intake add fields to a ticket's JSON with
 
 import datetime
 import json
+import zoneinfo
 
 from tabulate import tabulate
 
@@ -75,7 +76,14 @@ def tickets_json(tickets):
     return json.dumps([ticket_to_dict(t) for t in tickets], indent=2)
 
 
-def board_table(tickets):
+def local_time(value, zone_name):
+    """A stored UTC time as the dispatcher reads it: ``Mon 08:47:01.123 EST``."""
+    moment = value.replace(tzinfo=datetime.UTC).astimezone(zoneinfo.ZoneInfo(zone_name))
+    millis = moment.microsecond // 1000
+    return moment.strftime("%a %Y-%m-%d %H:%M:%S.") + f"{millis:03d} {moment:%Z}"
+
+
+def board_table(tickets, zone_name="UTC"):
     """The dispatcher's board: one line per ticket, most urgent first."""
     rows = []
     for ticket in sorted(tickets, key=_urgency):
@@ -86,7 +94,7 @@ def board_table(tickets):
                 ticket.company.name if ticket.company_id else "(unmatched)",
                 ticket.priority or "-",
                 ticket.status,
-                iso_utc(ticket.contact_at),
+                local_time(ticket.contact_at, zone_name),
                 f"{lag:.0f} ms",
                 ticket.caller_number or "(none)",
             ]
@@ -96,7 +104,7 @@ def board_table(tickets):
         "client",
         "priority",
         "status",
-        "contact (UTC)",
+        "contact time",
         "contact to ticket",
         "caller",
     ]

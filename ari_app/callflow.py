@@ -124,6 +124,9 @@ class Call:
         self._spoken = None  # a usable spoken answer not yet taken
         self._barge_in = False  # the caller started talking over a prompt
         self._describe_stop = None  # set by # or hangup while recording
+        # From StasisStart reaching us to the ticket committed, in seconds.
+        self.received = asyncio.get_running_loop().time()
+        self.commit_latency = None
 
     # Events, fed by stasis.Stasis. They only record and wake the script.
 
@@ -195,12 +198,16 @@ class Call:
             caller.get("name", ""),
             dialed,
             region,
+            urgent=True,
         )
+        self.commit_latency = asyncio.get_running_loop().time() - self.received
         if created:
             logger.info(
-                "call %s: ticket %s opened, contact at %s (%s)",
+                "call %s: ticket %s committed %.1f ms after StasisStart, "
+                "contact at %s (%s)",
                 self.channel_id,
                 self.ticket.reference,
+                self.commit_latency * 1000,
                 self.contact_at,
                 self.contact_source,
             )
@@ -230,16 +237,16 @@ class Call:
             await self._prompt("greeting", step="greeting")
             await self._confirm_company()
         for field, prompt, step in QUESTIONS:
-            if step in steps:
-                continue  # asked before the service restarted
+            if f"{field}_answered" in steps:
+                continue  # answered before the service restarted
             if self._draining:
                 break
             if field == "users":
-                value = await self._ask_number(prompt, step)
+                value, detail = await self._ask_number(prompt, step)
             else:
-                value = await self._ask_choice(prompt, step, YES_NO)
+                value, detail = await self._ask_choice(prompt, step, YES_NO)
             self.answers[field] = value
-            await self._save_answer(field, value, step)
+            await self._save_answer(field, value, detail)
         if "describe" not in steps:
             await self._describe()
         await self._set_priority()
@@ -256,12 +263,14 @@ class Call:
 
     async def _prompt(self, name, step=None, interruptible=True):
         """Play one prompt; returns True when a key cut it short."""
-        if step:
-            await self._step(step, detail=name)
-        return await self.play(self.config.prompts[name], interruptible, name)
+        return await self.play(self.config.prompts[name], interruptible, name, step)
 
-    async def play(self, media, interruptible=True, label=None):
-        if interruptible and (self._keys or self._spoken is not None):
+    async def play(self, media, interruptible=True, label=None, step=None):
+        """Play ``media``; ``step`` is recorded once Asterisk accepted the play."""
+        typed_ahead = self._keys or self._spoken is not None
+        if step and interruptible and typed_ahead:
+            await self._step(step, detail=f"{label} (skipped: caller typed ahead)")
+        if interruptible and typed_ahead:
             return True  # the caller typed ahead: do not make them listen
         self._barge_in = False
         self._check_gone()
@@ -270,6 +279,8 @@ class Call:
             await self.ari.play(self.channel_id, media, playback_id)
         except (ChannelGone, NotInStasis):
             raise CallerHungUp from None
+        if step:
+            await self._step(step, detail=label or media)
         self._current_playback = playback_id
         try:
             return await self._wait_playback(playback_id, interruptible, label or media)
@@ -281,7 +292,8 @@ class Call:
         while True:
             state = self._playbacks.pop(playback_id, None)
             if state is not None:
-                if state == "failed" and not self._gone:
+                self._check_gone()
+                if state == "failed":
                     logger.warning(
                         "call %s: prompt %s failed to play (missing sound file?)",
                         self.channel_id,
@@ -352,17 +364,15 @@ class Call:
                 key = await self.next_key(self.config.triage.answer_timeout)
             spoken = self._take_spoken()
             if key in choices:
-                await self._event("answer", f"{step}: key {key}")
-                return choices[key]
+                return choices[key], f"{step}: key {key}"
             if spoken is not None:
-                return await self._spoken_answer(step, spoken)
+                return self._spoken_answer(step, spoken)
             await self._event(
                 "no_answer" if key is None else "invalid_key",
                 f"{step}: {key or 'nothing'} (ask {attempt + 1} of {asks})",
             )
             self._note_retry(key)
-        await self._event("answer", f"{step}: unknown after {asks} asks")
-        return None
+        return None, f"{step}: unknown after {asks} asks"
 
     async def _ask_number(self, prompt, step):
         asks = self.config.triage.asks
@@ -372,17 +382,15 @@ class Call:
                 digits, problem = await self._collect_digits()
             spoken = self._take_spoken()
             if problem is None:
-                await self._event("answer", f"{step}: {digits}")
-                return int(digits)
+                return int(digits), f"{step}: {digits}"
             if spoken is not None:
-                return await self._spoken_answer(step, spoken)
+                return self._spoken_answer(step, spoken)
             await self._event(
                 "no_answer" if problem == "nothing" else "invalid_key",
                 f"{step}: {problem} (ask {attempt + 1} of {asks})",
             )
             self._note_retry(None if problem == "nothing" else problem)
-        await self._event("answer", f"{step}: unknown after {asks} asks")
-        return None
+        return None, f"{step}: unknown after {asks} asks"
 
     async def _collect_digits(self):
         """Digits ended by # (or a pause after the last digit)."""
@@ -408,9 +416,12 @@ class Call:
         if attempt == 0:
             await self._prompt(prompt, step=step)
             return
-        retry = self._retry_prompt
-        if retry and not self._keys:
-            await self._prompt(retry)
+        if self._retry_prompt == "invalid":
+            # Heard to the end; keys still arriving belong to the bad answer.
+            await self._prompt("invalid", interruptible=False)
+            self._keys.clear()
+        elif self._retry_prompt:
+            await self._prompt(self._retry_prompt)
         await self._prompt(prompt)
 
     # Voice answers (only when the speech component could open one for the call).
@@ -452,13 +463,10 @@ class Call:
         spoken, self._spoken = self._spoken, None
         return spoken
 
-    async def _spoken_answer(self, step, spoken):
+    def _spoken_answer(self, step, spoken):
         self._keys.clear()
-        await self._event(
-            "answer",
-            f"{step}: said {spoken.text!r} (confidence {spoken.confidence:.2f})",
-        )
-        return spoken.value
+        detail = f"{step}: said {spoken.text!r} (confidence {spoken.confidence:.2f})"
+        return spoken.value, detail
 
     async def _confirm_company(self):
         """ "I have you as Acme Dental": rendered on demand, never holding the call."""
@@ -490,7 +498,6 @@ class Call:
             event="described",
             detail=f"{transcript.seconds:.0f} s, confidence {transcript.confidence}",
             transcript=transcript.text or None,
-            symptom=transcript.text[:200] or None,
             transcript_confidence=transcript.confidence if transcript.text else None,
             recording_path=transcript.recording_path,
         )
@@ -517,10 +524,15 @@ class Call:
     async def _event(self, kind, detail=""):
         await self.services.store.run(store.record_event, self.ticket.id, kind, detail)
 
-    async def _save_answer(self, field, value, step):
+    async def _save_answer(self, field, value, detail):
         column = "users_affected" if field == "users" else field
         self.ticket = await self.services.store.run(
-            store.update_ticket, self.ticket.id, **{column: value}
+            store.update_ticket,
+            self.ticket.id,
+            event="answer",
+            detail=detail,
+            step=f"{field}_answered",
+            **{column: value},
         )
 
     def _triage_done(self):
@@ -545,6 +557,8 @@ class Call:
             priority=priority,
             priority_reason=reason,
             status=models.OPEN,
+            symptom=self.ticket.symptom or summarize(answers),
+            affected_system=self.ticket.affected_system or affected_system(answers),
         )
         logger.info(
             "call %s: ticket %s is %s (%s)",
@@ -650,6 +664,26 @@ class Call:
 
 def _company_name(company_id):
     return models.Company.get_by_id(company_id).name
+
+
+def summarize(answers):
+    """One line a technician reads on the board, from the keypad answers."""
+    site = {True: "whole site down", False: "not the whole site"}
+    critical = {True: "critical system involved", False: "no critical system"}
+    parts = [
+        site.get(answers.site_down, "site-wide unknown"),
+        critical.get(answers.critical, "critical system unknown"),
+        "users affected unknown"
+        if answers.users is None
+        else f"{answers.users} user(s) affected",
+    ]
+    return "Phone triage: " + "; ".join(parts)
+
+
+def affected_system(answers):
+    if answers.critical:
+        return "critical system (server, internet line, phones or business app)"
+    return None
 
 
 def open_call_ticket(

@@ -146,7 +146,7 @@ def cmd_tickets(args, conf):
     if args.json:
         print(board.tickets_json(tickets))
     elif tickets:
-        print(board.board_table(tickets))
+        print(board.board_table(tickets, conf.timezone))
     else:
         print("no tickets")
     return 0

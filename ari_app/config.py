@@ -72,6 +72,7 @@ class Config:
     ari: AriSettings
     store_path: str
     default_region: str
+    timezone: str
     triage: TriageSettings
     prompts: dict
     shutdown_grace: float
@@ -100,6 +101,7 @@ def load_config(path=None, *, overrides=None):
         ari=_ari(parser),
         store_path=get(parser, "store", "path", "/var/lib/msp-intake/intake.sqlite3"),
         default_region=_region(parser),
+        timezone=_timezone(parser),
         triage=_triage(parser),
         prompts=_prompts(parser),
         shutdown_grace=get_float(parser, "service", "shutdown_grace", 20.0, low=0),
@@ -223,6 +225,20 @@ def _region(parser):
             "[intake] default_region", f"{region!r} is not a two-letter region code"
         )
     return region
+
+
+def _timezone(parser):
+    """The MSP's own zone, for showing times; stored times are always UTC."""
+    import zoneinfo
+
+    name = get(parser, "intake", "timezone", "UTC")
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            "[intake] timezone", f"{name!r} is not an IANA zone like America/New_York"
+        ) from None
+    return name
 
 
 def _triage(parser):

@@ -12,8 +12,10 @@ import contextlib
 import datetime
 import os
 import tempfile
+import time
+import zoneinfo
 
-from . import board, config, directory, store
+from . import board, config, directory, models, store
 from .doubles.asterisk import FakeAsterisk, ScriptedCaller, Step
 from .service import Service
 
@@ -36,10 +38,11 @@ QUESTION_MEDIA = ("q-site-down", "q-critical", "q-users")
 
 # 08:47 on the next Monday, in the PBX's zone, for the clock of the test double.
 PBX_UTC_OFFSET = "-0500"
+DEMO_TIMEZONE = "America/New_York"
 
 
 def monday_0847_epoch():
-    zone = datetime.timezone(datetime.timedelta(hours=-5))
+    zone = zoneinfo.ZoneInfo(DEMO_TIMEZONE)
     today = datetime.datetime.now(zone).date()
     monday = today + datetime.timedelta(days=(7 - today.weekday()) % 7)
     start = datetime.datetime.combine(monday, datetime.time(8, 47), zone)
@@ -53,6 +56,7 @@ def demo_config(fake, store_path):
             "ari.username": "msp-intake",
             "ari.password": "demo",
             "store.path": store_path,
+            "intake.timezone": DEMO_TIMEZONE,
             "triage.answer_timeout": "2",
             "triage.digit_timeout": "1",
             "service.shutdown_grace": "5",
@@ -76,11 +80,14 @@ def scripted_callers():
 
 
 async def replay(store_path):
+    shift = monday_0847_epoch() - time.time()
+    models.shift_clock(shift)
     fake = FakeAsterisk(
         username="msp-intake",
         password="demo",
         utc_offset=PBX_UTC_OFFSET,
         sound_seconds=0.5,
+        start_at=time.time() + shift,
     )
     await fake.start()
     try:
@@ -96,6 +103,7 @@ async def replay(store_path):
         await service.stop()
     finally:
         await fake.stop()
+        models.shift_clock(0)
 
 
 async def _until_settled(service, timeout=10.0):
@@ -127,6 +135,6 @@ def run_demo(json_output=False, store_path=None):
             print(board.tickets_json(tickets))
         else:
             print("A bad Monday, 08:47: three clients call at once.\n")
-            print(board.board_table(tickets))
+            print(board.board_table(tickets, DEMO_TIMEZONE))
         store.close_store()
     return 0

@@ -12,7 +12,7 @@ import logging
 
 import phonenumbers
 
-from . import models
+from . import models, store
 from .exceptions import DirectoryImportError
 from .models import Company, Contact
 
@@ -67,24 +67,54 @@ class Match:
     matched_by: str | None = None
 
 
+class _Index:
+    """The directory in memory: the call path matches a caller without a query.
+
+    It reloads whenever the store's directory revision moved (a trigger bumps
+    it on every company or contact change, whichever process made it).
+    """
+
+    def __init__(self):
+        self.revision = None
+        self.by_phone = {}
+        self.by_support_number = {}
+
+    def current(self):
+        # The path is part of the key: tests and the demo open other stores.
+        revision = (models.database.database, store.directory_revision())
+        if revision != self.revision:
+            self._load()
+            self.revision = revision
+        return self
+
+    def _load(self):
+        companies = {c.id: c for c in Company.select().where(Company.active)}
+        by_phone = {}
+        contacts = Contact.select().where(Contact.active).order_by(Contact.id)
+        for contact in contacts:
+            company = companies.get(contact.company_id)
+            if company is not None and contact.phone not in by_phone:
+                contact.company = company
+                by_phone[contact.phone] = contact
+        self.by_phone = by_phone
+        self.by_support_number = {
+            c.support_number: c for c in companies.values() if c.support_number
+        }
+
+
+_index = _Index()
+
+
 def match_caller(caller, dialed, region):
     """Find the contact and company for a call (blocking: runs in the store thread)."""
-    if caller.e164:
-        contact = (
-            Contact.select(Contact, Company)
-            .join(Company)
-            .where(Contact.phone == caller.e164, Contact.active, Company.active)
-            .first()
-        )
-        if contact is not None:
-            return Match(contact.company, contact, "caller_id")
+    index = _index.current()
+    contact = index.by_phone.get(caller.e164) if caller.e164 else None
+    if contact is not None:
+        return Match(contact.company, contact, "caller_id")
     dialed_e164 = to_e164(dialed, region) if dialed else None
-    if dialed_e164:
-        company = Company.get_or_none(
-            (Company.support_number == dialed_e164) & Company.active
-        )
-        if company is not None:
-            return Match(company, None, "support_number")
+    company = index.by_support_number.get(dialed_e164) if dialed_e164 else None
+    if company is not None:
+        return Match(company, None, "support_number")
     return Match()
 
 

@@ -24,13 +24,29 @@ WITHHELD_CALLER = "withheld"
 MALFORMED_CALLER = "malformed"
 
 
+_clock_shift = datetime.timedelta(0)
+
+
 def utcnow():
-    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+    """Now, in UTC, as every time in the store is kept."""
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None) + _clock_shift
+
+
+def shift_clock(seconds):
+    """Run the application's clock ``seconds`` ahead or behind.
+
+    Only ``msp-intake demo`` uses this, so that its replayed Monday morning
+    reads the same on the PBX's clock and on ours.
+    """
+    global _clock_shift
+    _clock_shift = datetime.timedelta(seconds=seconds)
 
 
 class BaseModel(peewee.Model):
     class Meta:
         database = database
+        # Saves write only the columns that changed: cheaper on the call path.
+        only_save_dirty = True
 
 
 class Company(BaseModel):
@@ -88,6 +104,16 @@ class Ticket(BaseModel):
     hangup_cause = peewee.CharField(null=True)
 
     # The SLA clock's fields (ari_app.sla) go here.
+    sla_policy = peewee.CharField(null=True)  # "default" or the contract's name
+    first_response_due = peewee.DateTimeField(null=True, index=True)
+    first_response_risk_at = peewee.DateTimeField(null=True, index=True)
+    first_response_at = peewee.DateTimeField(null=True)
+    first_response_by = peewee.CharField(null=True)
+    first_response_via = peewee.CharField(null=True)  # psa / cli / page
+    first_response_seconds = peewee.FloatField(null=True)  # on the SLA calendar
+    resolution_due = peewee.DateTimeField(null=True, index=True)
+    resolution_risk_at = peewee.DateTimeField(null=True)
+    resolved_at = peewee.DateTimeField(null=True)
 
     # The PSA sync's fields (ari_app.psa) go here.
 
@@ -109,4 +135,11 @@ class TicketEvent(BaseModel):
     detail = peewee.TextField(default="")
 
 
-TABLES = [Company, Contact, Ticket, TicketEvent]
+class Meta(BaseModel):
+    """Small counters shared by every process that opens the store."""
+
+    key = peewee.CharField(primary_key=True)
+    value = peewee.IntegerField(default=0)
+
+
+TABLES = [Company, Contact, Ticket, TicketEvent, Meta]

@@ -58,11 +58,13 @@ class Service:
         self._events_task = None
 
     async def start(self):
+        # Components first: importing them registers their tables, which the
+        # store then creates. make_component reads settings; it opens nothing.
+        self.components = load_components(self.config, self.store)
+        self.services.components = self.components
         await self.store.start()
         await self.ari.open()
         await self._check_credentials()
-        self.components = load_components(self.config, self.store)
-        self.services.components = self.components
         for component in self.components:
             await component.start()
         self._events_task = asyncio.create_task(self.events.run(), name="ari events")
@@ -85,6 +87,13 @@ class Service:
         stop_task.cancel()
         if self._events_task in done:
             self._events_task.result()  # re-raises AriAuthError
+
+    async def abandon_start(self):
+        """Undo a start that failed part-way (bad password, bad settings)."""
+        for component in reversed(self.components):
+            await component.stop()
+        await self.ari.close()
+        await self.store.stop()
 
     async def stop(self):
         logger.info(
@@ -109,9 +118,15 @@ async def serve(config):
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, service.stopped.set)
     try:
-        await service.start()
-        await service.wait()
+        try:
+            await service.start()
+        except BaseException:
+            await service.abandon_start()
+            raise
+        try:
+            await service.wait()
+        finally:
+            await service.stop()
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
-        await service.stop()

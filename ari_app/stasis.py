@@ -11,6 +11,7 @@ can arrive before the REST response that creates them.
 """
 
 import asyncio
+import collections
 import logging
 import re
 
@@ -39,6 +40,8 @@ class Stasis:
         self.draining = False
         services.claim_channel = self.claim_channel
         services.release_channel = self.release_channel
+        # Recent StasisStart-to-ticket-committed times, for benchmarks and status.
+        self.commit_latencies = collections.deque(maxlen=10000)
 
     # Dispatch.
 
@@ -130,6 +133,8 @@ class Stasis:
             await call.run()
         finally:
             self.calls.pop(call.channel_id, None)
+            if call.commit_latency is not None:
+                self.commit_latencies.append(call.commit_latency)
 
     async def on_connect(self):
         """After every (re)connection: adopt channels we do not know, and check

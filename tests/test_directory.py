@@ -86,3 +86,38 @@ def test_match_by_caller_then_by_support_number(opened_store, tmp_path):
     )
     nothing = directory.match_caller(directory.normalize("12", "US"), "", "US")
     assert nothing.company is None
+
+
+def test_an_older_store_gains_new_columns(tmp_path):
+    """A store written before a column existed opens, and gets the column."""
+    import sqlite3
+
+    from ari_app import store
+
+    path = str(tmp_path / "old.sqlite3")
+    store.open_store(path)
+    store.close_store()
+    connection = sqlite3.connect(path)
+    connection.execute("DROP INDEX IF EXISTS ticket_priority")
+    connection.execute("ALTER TABLE ticket DROP COLUMN priority")
+    connection.commit()
+    connection.close()
+    store.open_store(path)
+    try:
+        columns = {c.name for c in models.database.get_columns("ticket")}
+        indexes = {i.name: i.columns for i in models.database.get_indexes("ticket")}
+    finally:
+        store.close_store()
+    assert "priority" in columns
+    assert indexes["ticket_priority"] == ["priority"]
+
+
+def test_the_directory_cache_follows_changes_from_other_writers(opened_store):
+    """Another process changing the directory is seen by the call path."""
+    company = Company.create(name="Acme Dental")
+    caller = directory.normalize("+15552010101", "US")
+    assert directory.match_caller(caller, "", "US").company is None
+    Contact.create(company=company, name="Dana", phone="+15552010101")
+    assert directory.match_caller(caller, "", "US").company.name == "Acme Dental"
+    Contact.update(active=False).execute()
+    assert directory.match_caller(caller, "", "US").company is None

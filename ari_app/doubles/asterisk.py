@@ -23,7 +23,7 @@ import itertools
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
@@ -79,8 +79,14 @@ class ScriptedCaller:
 class Call(LineObserver):
     """One placed call and everything the app did to it."""
 
-    def __init__(self, channel: Channel, caller: ScriptedCaller) -> None:
+    def __init__(
+        self,
+        channel: Channel,
+        caller: ScriptedCaller,
+        flush: Callable[[], Awaitable[None]],
+    ) -> None:
         self.caller = caller
+        self._flush = flush
         self._channel = channel
         self.channel_id = channel.id
         self.creationtime = channel.creationtime
@@ -107,8 +113,12 @@ class Call(LineObserver):
         return self._channel.state
 
     async def wait_ended(self, timeout: float = 10.0) -> None:
-        """Until the call left Stasis: hangup, continue, or a failed Stasis()."""
+        """Until the call left Stasis: hangup, continue, or a failed Stasis().
+
+        The events that ended it have been written to the app's socket by then.
+        """
         await asyncio.wait_for(self._ended.wait(), timeout)
+        await self._flush()
 
     def wait_for_media(self, fragment: str) -> asyncio.Future[None]:
         """A future that resolves when a playback containing ``fragment`` starts."""
@@ -158,6 +168,7 @@ class FakeAsterisk:
         app: str = "msp-intake",
         context: str = "msp-intake",
         utc_offset: str = "+0000",
+        start_at: float | None = None,
         sound_seconds: float | Callable[[str], float] = 0.3,
         events_before_response: bool = True,
         dialplan_seconds: float | None = 1.0,
@@ -166,7 +177,7 @@ class FakeAsterisk:
         port: int = 0,
     ) -> None:
         self.app = app
-        self.clock = Clock(utc_offset)
+        self.clock = Clock(utc_offset, start_at)
         self.hub = EventHub(self.clock, asterisk_id)
         settings = PbxSettings(
             app=app,
@@ -249,7 +260,7 @@ class FakeAsterisk:
     async def place_call(self, caller: ScriptedCaller) -> Call:
         """An inbound call reaching ``Stasis(app,inbound,${EXTEN})``."""
         channel = self._inbound_channel(caller)
-        call = Call(channel, caller)
+        call = Call(channel, caller, self.hub.flush)
         line = self.pbx.new_line(channel, call)
         # Register prompt waits now, so no playback can slip past a step.
         waits = [

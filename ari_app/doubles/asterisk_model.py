@@ -29,11 +29,16 @@ class AriError(Exception):
 class Clock:
     """Renders wall-clock times the way Asterisk does for one UTC offset."""
 
-    def __init__(self, utc_offset: str = "+0000") -> None:
+    def __init__(
+        self, utc_offset: str = "+0000", start_at: float | None = None
+    ) -> None:
         self.tz = _parse_offset(utc_offset)
+        # A PBX whose clock reads ``start_at`` now and runs at the normal rate:
+        # the demo replays a Monday morning whatever day it is run.
+        self.shift = 0.0 if start_at is None else start_at - time.time()
 
     def now(self) -> str:
-        return self.render(time.time())
+        return self.render(time.time() + self.shift)
 
     def render(self, epoch: float) -> str:
         moment = datetime.datetime.fromtimestamp(epoch, self.tz)

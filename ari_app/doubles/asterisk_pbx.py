@@ -654,6 +654,62 @@ class Pbx:
         channel.in_stasis = True
         self.emit(channel, "StasisStart", args=[data] if data else [])
 
+    # -- originate -----------------------------------------------------------
+
+    def originate(self, params: dict[str, str], channel_id: str) -> dict[str, Any]:
+        """Dial ``endpoint``; the far end answers at once in this double."""
+        endpoint = params.get("endpoint", "")
+        if not endpoint:
+            raise AriError(400, "Endpoint must be specified")
+        app, extension = params.get("app", ""), params.get("extension", "")
+        if not app and not extension:
+            raise AriError(400, "Application or extension must be specified")
+        channel_id = channel_id or params.get("channelId") or new_uniqueid()
+        if channel_id in self.lines:
+            raise AriError(409, "Channel with given unique ID already exists")
+        name, number = _split_caller_id(params.get("callerId", ""))
+        channel = Channel(
+            id=channel_id,
+            name=f"{endpoint}-{random.getrandbits(32):08x}",
+            state="Down",
+            creationtime=self.clock.now(),
+            app=app or self.settings.app,
+            caller_name=name,
+            caller_number=number,
+            technology=endpoint.partition("/")[0],
+            app_name="AppDial2",
+            app_data="(Outgoing Line)",
+            # An app given to originate follows the channel from its birth.
+            subscribed=bool(app),
+            originated=True,
+        )
+        line = self.new_line(channel)
+        body = channel.to_json()
+        args = [a for a in params.get("appArgs", "").split(",") if a]
+        self.spawn(self._far_end_answers(line, args, params), f"dial-{channel_id}")
+        return body
+
+    async def _far_end_answers(
+        self, line: Line, args: list[str], params: dict[str, str]
+    ) -> None:
+        await asyncio.sleep(0.05)
+        channel = line.channel
+        if channel.id not in self.lines:
+            return
+        self._mark_up(channel)
+        if channel.subscribed:
+            channel.app_name = "Stasis"
+            channel.app_data = ",".join([channel.app, *args])
+            channel.in_stasis = True
+            self.emit(channel, "StasisStart", args=args)
+            return
+        location = DialplanLocation(
+            params.get("context") or self.settings.context,
+            params.get("extension", "s"),
+            int(params.get("priority") or 1),
+        )
+        self._go_on_in_dialplan(line, location)
+
     # -- bridges -------------------------------------------------------------
 
     def create_bridge(self, types: str, bridge_id: str, name: str) -> Bridge:
@@ -785,6 +841,14 @@ class Pbx:
 
 def _default_sound_exists(name: str) -> bool:
     return "no-such" not in name
+
+
+def _split_caller_id(text: str) -> tuple[str, str]:
+    """``Dana <+15552010101>`` as (name, number); a bare number has no name."""
+    if "<" in text and text.endswith(">"):
+        name, _, number = text[:-1].partition("<")
+        return name.strip().strip('"'), number.strip()
+    return "", text.strip()
 
 
 def _split_host(text: str) -> tuple[str, int]:

@@ -89,7 +89,9 @@ class AriRoutes:
             (get, "/ari/asterisk/info", self.asterisk_info),
             (get, "/ari/asterisk/ping", self.asterisk_ping),
             (get, "/ari/channels", self.list_channels),
+            (post, "/ari/channels", self.originate),
             (post, "/ari/channels/externalMedia", self.external_media),
+            (post, "/ari/channels/{id}", self.originate),
             (get, "/ari/channels/{id}", self.get_channel),
             (delete, "/ari/channels/{id}", self.hangup),
             (post, "/ari/channels/{id}/answer", self.answer),
@@ -239,6 +241,11 @@ class AriRoutes:
 
     async def list_channels(self, request: web.Request) -> web.Response:
         return web.json_response([c.to_json() for c in self.pbx.channels()])
+
+    async def originate(self, request: web.Request) -> web.Response:
+        params = await read_params(request)
+        body = self.pbx.originate(params, request.match_info.get("id", ""))
+        return web.json_response(body)
 
     async def get_channel(self, request: web.Request) -> web.Response:
         line = self.pbx.find(request.match_info["id"])

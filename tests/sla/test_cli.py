@@ -1,0 +1,113 @@
+"""The SLA commands through their argparse parser, against a real store file."""
+
+import json
+
+import pytest
+
+from ari_app.exceptions import ConfigError
+from ari_app.models import Ticket
+from ari_app.sla import cli, policies
+
+from .conftest import SLA, make_ticket, utc
+
+
+def run(config, *argv):
+    args = cli.build_parser().parse_args(list(argv))
+    return args.func(args, config)
+
+
+def test_ack_records_the_first_response(db, config, capsys):
+    ticket = make_ticket(utc("2026-11-17T15:15"), "P2")  # due 16:15Z
+    # 10:40 without an offset is read in [sla] timezone (New York): 15:40Z.
+    code = run(
+        config, "ack", ticket.reference, "--by", "dana", "--at", "2026-11-17T10:40"
+    )
+    assert code == 0
+    assert (
+        "first response 2026-11-17T15:40:00.000Z by dana (met)"
+        in capsys.readouterr().out
+    )
+    reloaded = Ticket.get_by_id(ticket.id)
+    assert (reloaded.first_response_at, reloaded.first_response_via) == (
+        utc("2026-11-17T15:40"),
+        "cli",
+    )
+
+
+def test_ack_keeps_an_earlier_response(db, config, capsys):
+    ticket = make_ticket(utc("2026-11-17T15:15"), "P2")
+    run(config, "ack", str(ticket.id), "--by", "psa", "--at", "2026-11-17T15:20Z")
+    run(config, "ack", str(ticket.id), "--by", "dana", "--at", "2026-11-17T15:30Z")
+    assert "kept the earlier first response" in capsys.readouterr().out
+    assert Ticket.get_by_id(ticket.id).first_response_by == "psa"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["ack", "MSP-77", "--by", "dana"], "no ticket MSP-77"),
+        (["ack", "1", "--by", "dana", "--at", "yesterday"], "is not a time"),
+        (["sla", "report", "--from", "17/11/2026"], "is not a date"),
+        (["sla", "report", "--from", "2026-11-30", "--to", "2026-11-01"], "after"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(db, config, capsys, argv, message):
+    make_ticket(utc("2026-11-17T15:15"), "P2")
+    assert run(config, *argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_sla_report_formats(db, config, capsys, tmp_path):
+    ticket = make_ticket(utc("2026-11-17T15:15"), "P2")
+    run(config, "ack", str(ticket.id), "--by", "dana", "--at", "2026-11-17T15:20Z")
+    capsys.readouterr()
+    period = ["--from", "2026-11-01", "--to", "2026-11-30"]
+    assert run(config, "sla", "report", *period, "--format", "json") == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["overall"]["met"], data["overall"]["median_seconds"]) == (1, 300)
+    out = tmp_path / "sla.html"
+    assert (
+        run(config, "sla", "report", *period, "--format", "html", "-o", str(out)) == 0
+    )
+    assert "<svg" in out.read_text()
+    assert run(config, "report", "leak", *period, "--format", "json") == 0
+    assert json.loads(capsys.readouterr().out.split("\n", 1)[1])["clients"] == []
+
+
+@pytest.mark.parametrize(
+    ("change", "setting"),
+    [
+        ("[sla]\ntimezone = Mars/Olympus\n", "[sla] timezone"),
+        ("[sla]\np3_first_response = soon\n", "[sla] p3_first_response"),
+        ("[sla]\np2_calendar = nights\n", "[sla] p2_calendar"),
+        ("[sla.calendar x]\nhours = mon-fri 17:00-09:00\n", "[sla.calendar x] hours"),
+        ("[sla.calendar x]\nholidays = XX\n", "[sla.calendar x] holidays"),
+        ("[sla.contract Zed]\nrenewal = Smarch\n", "[sla.contract Zed] renewal"),
+        ("[sla]\nat_risk_share = 1.5\n", "[sla] at_risk_share"),
+    ],
+)
+def test_a_bad_setting_names_itself(write_sla_config, change, setting):
+    config = write_sla_config(change)
+    with pytest.raises(ConfigError) as caught:
+        policies.load_settings(config)
+    assert caught.value.setting == setting
+
+
+def test_the_sample_config_loads(write_sla_config):
+    from importlib import resources
+
+    sample = resources.files("ari_app").joinpath("data/msp-intake.sla.conf.example")
+    settings = policies.load_settings(write_sla_config(sample.read_text()))
+    assert settings.default.target("P1").calendar.always_open
+    assert settings.default.target("P4").first_response_seconds() == 8 * 3600
+
+
+def test_contracts_inherit_and_override(write_sla_config):
+    settings = policies.load_settings(
+        write_sla_config(SLA + "\n[sla.contract Fast Co]\np3_first_response = 1h\n")
+    )
+    fast = settings.policy_for("FAST CO")
+    assert fast.target("P3").first_response_seconds() == 3600
+    assert fast.target("P2").first_response_seconds() == 3600
+    assert fast.target("P1").calendar.always_open

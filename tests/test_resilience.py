@@ -1,0 +1,221 @@
+"""The intake survives what real deployments do to it: a dropped events
+WebSocket, a service killed mid-call, a stop for maintenance, and a bug in one
+call's handler."""
+
+import asyncio
+import os
+import signal
+import sys
+
+import pytest
+
+from ari_app import callflow, models, stasis
+from ari_app.doubles.asterisk import ScriptedCaller, Step
+
+from .intake_helpers import (
+    answering,
+    heard,
+    new_fake,
+    running_service,
+    settle,
+    tickets_of,
+)
+from .test_intake import store_timeline
+
+
+@pytest.fixture
+async def fake():
+    fake = new_fake()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def store_path(tmp_path):
+    return str(tmp_path / "intake.sqlite3")
+
+
+async def test_websocket_drop_mid_call(fake, store_path):
+    steps = [
+        Step(dtmf="1", on_media="q-site-down", delay=0.01),
+        # Pressed well after the drop, once the app has reconnected.
+        Step(dtmf="1", on_media="q-critical", delay=1.0),
+        Step(dtmf="4#", on_media="q-users", delay=0.01),
+    ]
+    async with running_service(fake, store_path) as service:
+        call = await fake.place_call(
+            ScriptedCaller(caller_number="+1555201", steps=steps)
+        )
+        await heard(call, "q-critical")
+        await fake.drop_websockets()
+        await call.wait_ended(timeout=15)
+        await settle(service)
+        assert service.events.connections == 2
+    (ticket,) = tickets_of(store_path)
+    assert ticket.status == models.OPEN
+    assert ticket.priority == "P1"
+    assert (ticket.site_down, ticket.critical, ticket.users_affected) == (True, True, 4)
+
+
+def write_service_config(tmp_path, fake, store_path, grace=2):
+    path = tmp_path / "msp-intake.conf"
+    path.write_text(
+        f"[ari]\nurl = {fake.url}\nusername = msp-intake\npassword = secret\n"
+        f"[store]\npath = {store_path}\n"
+        "[triage]\nanswer_timeout = 0.6\ndigit_timeout = 0.4\n"
+        f"[service]\nshutdown_grace = {grace}\n"
+    )
+    return str(path)
+
+
+async def start_service_process(config_path):
+    """``msp-intake run`` as a real process, as systemd would start it."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ari_app",
+        "-c",
+        config_path,
+        "run",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    return process
+
+
+async def wait_connected(fake, timeout=15):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not fake.hub.sockets:
+        assert loop.time() < deadline, "the service never connected"
+        await asyncio.sleep(0.05)
+
+
+async def test_killed_mid_call_then_restarted_readopts_without_duplicate(
+    fake, store_path, tmp_path
+):
+    config_path = write_service_config(tmp_path, fake, store_path)
+    steps = [
+        Step(dtmf="1", on_media="q-site-down", delay=0.01),
+        Step(on_media="q-critical"),  # the first play: the service dies here
+        Step(dtmf="1", on_media="q-critical", delay=0.05),  # asked again
+        Step(dtmf="8#", on_media="q-users", delay=0.01),
+    ]
+    first = await start_service_process(config_path)
+    second = None
+    try:
+        await wait_connected(fake)
+        call = await fake.place_call(
+            ScriptedCaller(caller_number="+1555201", steps=steps)
+        )
+        await heard(call, "q-critical")
+        first.kill()  # SIGKILL: no chance to clean up
+        await first.wait()
+        assert not call.ended
+        second = await start_service_process(config_path)
+        await call.wait_ended(timeout=20)
+        await asyncio.sleep(0.5)  # let the second process write the end
+    finally:
+        for process in (first, second):
+            if process and process.returncode is None:
+                process.terminate()
+                await process.wait()
+    (ticket,) = tickets_of(store_path)
+    assert ticket.channel_id == call.channel_id
+    assert (ticket.site_down, ticket.critical, ticket.users_affected) == (True, True, 8)
+    assert ticket.priority == "P1"
+    assert ticket.status == models.OPEN
+    kinds = [event.kind for event in store_timeline(store_path, ticket.id)]
+    assert kinds.count("ticket_opened") == 1
+    assert "re_adopted" in kinds
+    assert call.playbacks.count("sound:msp-intake/greeting") == 1
+
+
+async def test_sigterm_lets_calls_finish_then_exits(fake, store_path, tmp_path):
+    config_path = write_service_config(tmp_path, fake, store_path, grace=5)
+    process = await start_service_process(config_path)
+    try:
+        await wait_connected(fake)
+        call = await fake.place_call(answering(["2", "2", "1#"]))
+        await heard(call, "q-site-down")
+        process.send_signal(signal.SIGTERM)
+        await call.wait_ended(timeout=10)
+        code = await asyncio.wait_for(process.wait(), 15)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert code == 0
+    assert call.hung_up_by == "app"  # finished the IVR, not cut off
+    (ticket,) = tickets_of(store_path)
+    assert ticket.priority == "P4"
+
+
+async def test_sigterm_sends_a_slow_call_on_to_the_dialplan(fake, store_path, tmp_path):
+    config_path = write_service_config(tmp_path, fake, store_path, grace=0.5)
+    process = await start_service_process(config_path)
+    try:
+        await wait_connected(fake)
+        call = await fake.place_call(ScriptedCaller(caller_number="+1555201"))
+        await heard(call, "q-site-down")
+        process.send_signal(signal.SIGTERM)
+        await call.wait_ended(timeout=10)
+        code = await asyncio.wait_for(process.wait(), 15)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert code == 0
+    assert call.continued_to is not None  # to a person, not dropped
+    assert call.continued_to.context == "msp-intake-after"
+    (ticket,) = tickets_of(store_path)
+    assert ticket.ended_at is not None
+    assert ticket.status == models.OPEN
+
+
+async def test_one_failing_call_does_not_disturb_another(fake, store_path, monkeypatch):
+    """Faults are injected with monkeypatch (nothing here can make the real
+    code fail on demand): the first caller's DTMF handler and its priority step
+    raise; the second caller must not notice."""
+    victim = {}
+    real_key_pressed = callflow.Call.key_pressed
+    real_set_priority = callflow.Call._set_priority
+
+    def key_pressed(self, digit):
+        if self.channel_id == victim.get("id") and digit == "9":
+            raise RuntimeError("injected handler failure")
+        real_key_pressed(self, digit)
+
+    async def set_priority(self):
+        if self.channel_id == victim.get("id"):
+            raise RuntimeError("injected flow failure")
+        await real_set_priority(self)
+
+    monkeypatch.setattr(callflow.Call, "key_pressed", key_pressed)
+    monkeypatch.setattr(callflow.Call, "_set_priority", set_priority)
+    async with running_service(fake, store_path) as service:
+        bad = await fake.place_call(
+            ScriptedCaller(
+                caller_number="+15552010101",
+                steps=[
+                    Step(dtmf="9", on_media="greeting"),
+                    Step(dtmf="1", on_media="q-site-down", delay=0.01),
+                    Step(dtmf="1", on_media="q-critical", delay=0.01),
+                    Step(dtmf="2#", on_media="q-users", delay=0.01),
+                ],
+            )
+        )
+        victim["id"] = bad.channel_id
+        good = await fake.place_call(answering(["1", "2", "3#"], number="+15552010202"))
+        await asyncio.gather(bad.wait_ended(timeout=10), good.wait_ended(timeout=10))
+        await settle(service)
+    tickets = {t.channel_id: t for t in tickets_of(store_path)}
+    assert tickets[good.channel_id].priority == "P2"
+    assert tickets[good.channel_id].status == models.OPEN
+    assert good.hung_up_by == "app"
+    # The failing call keeps its ticket and its caller is sent on, not dropped.
+    assert tickets[bad.channel_id].site_down is True
+    assert bad.continued_to is not None
+    assert stasis.handler_name("ChannelDtmfReceived") == "channel_dtmf_received"
