@@ -23,10 +23,7 @@ DEFAULT_TEXTS = {
     "q_users": (
         "How many people are affected? Say the number, or key it in and press hash."
     ),
-    "describe": (
-        "In a few words, what is happening? Speak after the tone, "
-        "and press hash when you are done."
-    ),
+    "describe": "In a few words, what is happening? Press hash when you are done.",
     "invalid": "Sorry, I did not get that.",
     "no_answer": "I did not hear an answer. Let's go on.",
     "ticket_number": "Your ticket number is",

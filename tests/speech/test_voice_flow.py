@@ -219,3 +219,15 @@ async def test_transcript_words_raise_but_never_lower(tmp_path):
     assert ticket.priority == "P1"
     assert "ransomware" in ticket.priority_reason
     assert "raised from P4" in ticket.priority_reason
+
+
+async def test_hanging_up_tears_down_the_media_leg(tmp_path):
+    model = ModelDouble({"site_down": ("yes", 0.9)})
+    steps = [
+        Step(audio=UTTERANCE, on_media="q-site-down", delay=0.1),
+        Step(hangup=True, on_media="q-critical", delay=0.2),
+    ]
+    call, ticket, _, leftovers = await run_call(tmp_path, steps, model)
+    assert ticket.status == models.ABANDONED
+    assert ticket.site_down is True  # what was said before the hangup is kept
+    assert leftovers == ([], [])  # no orphaned UnicastRTP channel, no bridge
