@@ -23,6 +23,7 @@ from .rtp import FRAME_SECONDS, RtpEndpoint
 
 logger = logging.getLogger(__name__)
 
+BYTES_PER_SECOND = 32000  # 16 kHz, 16-bit mono
 BATCH_FRAMES = 5  # 100 ms per hand-over to a recognizer thread
 # Seconds of audio waiting before the oldest is dropped. A fresh Vosk recognizer
 # can take over a second on its first words (it builds its search graph as it
@@ -251,20 +252,27 @@ class Recording:
         self.talked = False
         self.silent_for = 0.0
         self.done = asyncio.Event()
+        # A Vosk recognizer must never be used by two threads at once: the
+        # last batch can still be in a thread when the recording ends.
+        self._busy = asyncio.Lock()
+        self._finished = False
 
     async def prepare(self):
         model = self.session.component.model
         self.recognizer = await self.session.in_thread(model.recognizer)
 
     async def feed(self, pcm):
+        if self._finished:
+            return
         self.pcm.extend(pcm)
         self._track_silence(pcm)
-        if len(self.pcm) / 32000 >= self.settings.record_max_seconds:
+        if len(self.pcm) / BYTES_PER_SECOND >= self.settings.record_max_seconds:
             self.done.set()
         if self.failed:
             return
         try:
-            heard = await self.session.in_thread(self._accept, pcm)
+            async with self._busy:
+                heard = await self.session.in_thread(self._accept, pcm)
         except Exception:
             self.failed = True
             logger.exception(
@@ -276,7 +284,7 @@ class Recording:
             self.parts.append(heard)
 
     def _track_silence(self, pcm):
-        seconds = len(pcm) / 32000
+        seconds = len(pcm) / BYTES_PER_SECOND
         if audio.rms(pcm) >= SPEECH_LEVEL:
             if not self.talked and self.on_speech is not None:
                 self.on_speech()
@@ -304,9 +312,11 @@ class Recording:
                 waiter.cancel()
 
     async def finish(self):
+        self._finished = True
         if not self.failed:
             try:
-                tail = await self.session.in_thread(self.recognizer.final)
+                async with self._busy:
+                    tail = await self.session.in_thread(self.recognizer.final)
             except Exception:
                 logger.exception(
                     "channel %s: recognizer failed at the end of the recording",
@@ -320,7 +330,9 @@ class Recording:
         confidence = 0.0
         if self.parts:
             confidence = sum(p.confidence for p in self.parts) / len(self.parts)
-        return Transcript(text, round(confidence, 3), path, len(self.pcm) / 32000)
+        return Transcript(
+            text, round(confidence, 3), path, len(self.pcm) / BYTES_PER_SECOND
+        )
 
     def _save(self):
         """Keep the caller's words next to the ticket (16 kHz mono WAV)."""

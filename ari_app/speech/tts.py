@@ -9,6 +9,9 @@ are contained in this module:
   call is wrapped in ``redirect_stdout``;
 * its run loop can return before espeak-ng (working on a thread of its own) has
   written the file, so we wait for the driver's "finished-utterance" notice;
+  and the driver sometimes cancels a run with a stop request left over from the
+  run before (it clears that request as it cancels), so a cut-short run is
+  tried again, up to SYNTH_ATTEMPTS times;
 * it accepts any voice name without complaint, so voices are checked against the
   list espeak-ng reports before they are used.
 """
@@ -38,10 +41,12 @@ SYNTH_EXECUTOR = concurrent.futures.ThreadPoolExecutor(
 )
 
 SYNTH_TIMEOUT = 30.0  # seconds; the longest prompt takes well under one
+SYNTH_ATTEMPTS = 3
 
 _engine = None
 _engine_lock = threading.Lock()
 _finished = threading.Event()
+_outcome = {}  # what the last "finished-utterance" notice said
 
 
 class SpeechSynthesisError(MspIntakeError):
@@ -90,6 +95,7 @@ def _get_engine():
 
 
 def _utterance_finished(name=None, completed=True):
+    _outcome["completed"] = completed
     _finished.set()
 
 
@@ -116,9 +122,19 @@ def synthesize(text, voice, rate):
         )
     engine.setProperty("voice", espeak_name)
     engine.setProperty("rate", rate)
+    for attempt in range(1, SYNTH_ATTEMPTS):
+        try:
+            return _synthesize_once(engine, text)
+        except SpeechSynthesisError:
+            logger.debug("espeak-ng run %d for %r was cut short", attempt, text)
+    return _synthesize_once(engine, text)
+
+
+def _synthesize_once(engine, text):
     with tempfile.TemporaryDirectory(prefix="msp-intake-tts-") as scratch:
         path = os.path.join(scratch, "prompt.wav")
         _finished.clear()
+        _outcome.clear()
         engine.save_to_file(text, path)
         with contextlib.redirect_stdout(io.StringIO()):
             engine.runAndWait()
@@ -126,7 +142,7 @@ def synthesize(text, voice, rate):
             # runAndWait can return before it is done: wait for the driver's
             # own "finished" notice, which comes after the file is written.
             done = _finished.wait(SYNTH_TIMEOUT)
-        if not done:
+        if not done or not _outcome.get("completed", True):
             raise SpeechSynthesisError(f"espeak-ng did not finish {text!r}")
         return _read_synth_wav(path, text)
 

@@ -117,3 +117,20 @@ async def test_a_call_that_falls_behind_drops_its_oldest_audio():
         session.audio_in(bytes(640), 0.0)
     assert session.stats.dropped == 30
     assert len(session._frames) == 150
+
+
+async def test_audio_sent_back_is_paced_big_endian_rtp():
+    received = []
+    listener = await rtp.RtpEndpoint.open(lambda pcm, at: received.append((pcm, at)))
+    sender = await rtp.RtpEndpoint.open(lambda pcm, at: None)
+    try:
+        host, port = listener.address.rsplit(":", 1)
+        sent = tone(500, 0.2)  # ten 20 ms frames
+        await sender.send_audio(sent, (host, int(port)))
+        await asyncio.sleep(0.05)
+    finally:
+        listener.close()
+        sender.close()
+    assert b"".join(pcm for pcm, _ in received) == sent
+    spread = received[-1][1] - received[0][1]
+    assert 0.15 <= spread <= 0.3  # real time, not a burst
