@@ -97,6 +97,7 @@ def board_table(tickets, zone_name="UTC"):
                 local_time(ticket.contact_at, zone_name),
                 f"{lag:.0f} ms",
                 ticket.caller_number or "(none)",
+                ticket_to_dict(ticket).get("psa_ticket_id") or "-",
             ]
         )
     headers = [
@@ -107,6 +108,7 @@ def board_table(tickets, zone_name="UTC"):
         "contact time",
         "contact to ticket",
         "caller",
+        "PSA ticket",
     ]
     return tabulate(rows, headers=headers)
 

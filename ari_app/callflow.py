@@ -46,6 +46,32 @@ YES_NO = {"1": True, "2": False}
 MAX_USER_DIGITS = 5
 
 
+# Q.850 causes a caller's hangup carries, in words for the timeline.
+HANGUP_CAUSES = {
+    16: "normal clearing",
+    17: "user busy",
+    18: "no user responding",
+    19: "no answer",
+    21: "call rejected",
+    27: "destination out of order",
+    31: "normal, unspecified",
+    34: "no circuit available",
+    38: "network out of order",
+    41: "temporary failure",
+    127: "interworking",
+}
+
+
+def describe_cause(cause):
+    if cause is None:
+        return "no cause given"
+    try:
+        code = int(cause)
+    except (TypeError, ValueError):
+        return f"cause {cause}"
+    return f"cause {code}, {HANGUP_CAUSES.get(code, 'unlisted')}"
+
+
 class CallerHungUp(Exception):
     """The caller is gone; the flow stops where it is."""
 
@@ -112,6 +138,7 @@ class Call:
         self.ticket = None
         self.answers = {"site_down": None, "critical": None, "users": None}
         self.hangup_cause = None
+        self._released = False  # True once we hung up or sent the call on
         self.finished = False
         self._keys = collections.deque()
         self._playbacks = {}  # playback id -> final state
@@ -148,9 +175,10 @@ class Call:
         self._playbacks[playback_id] = state
         self._wakeup.set()
 
-    def hung_up(self, cause=None):
-        if cause is not None and self.hangup_cause is None:
-            self.hangup_cause = str(cause)
+    def hung_up(self, cause=None, by_caller=True):
+        if self.hangup_cause is None and not self._released:
+            who = "caller hung up" if by_caller else "hung up by Asterisk"
+            self.hangup_cause = f"{who} ({describe_cause(cause)})"
         self._gone = True
         if self._describe_stop is not None:
             self._describe_stop.set()
@@ -591,6 +619,10 @@ class Call:
         settings = self.config.triage
         try:
             if settings.after == "continue" or self._draining:
+                self.hangup_cause = (
+                    f"sent on to the dialplan ({settings.continue_context})"
+                )
+                self._released = True
                 await self.ari.continue_in_dialplan(
                     self.channel_id,
                     settings.continue_context,
@@ -604,6 +636,8 @@ class Call:
                     f"{settings.continue_priority}",
                 )
             else:
+                self.hangup_cause = "msp-intake hung up after triage"
+                self._released = True
                 await self.ari.hangup(self.channel_id)
         except (ChannelGone, NotInStasis):
             pass  # the caller hung up first: that is the end we wanted anyway
@@ -612,7 +646,7 @@ class Call:
         if self.ticket is None:
             return
         fields = {"ended_at": utcnow(), "hangup_cause": self.hangup_cause}
-        detail = f"hangup cause {self.hangup_cause or 'none'}"
+        detail = self.hangup_cause or "left the application"
         if abandoned:
             fields.update(self._partial_priority())
             fields["status"] = models.ABANDONED

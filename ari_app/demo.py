@@ -17,6 +17,7 @@ import zoneinfo
 
 from . import board, config, directory, models, store
 from .doubles.asterisk import FakeAsterisk, ScriptedCaller, Step
+from .doubles.psa_connectwise import start_demo_psa
 from .service import Service
 
 DIRECTORY = """company,contact,phone,email,support_number
@@ -49,9 +50,10 @@ def monday_0847_epoch():
     return start.timestamp()
 
 
-def demo_config(fake, store_path):
+def demo_config(fake, store_path, psa_overrides):
     return config.load_config(
         overrides={
+            **psa_overrides,
             "ari.url": fake.url,
             "ari.username": "msp-intake",
             "ari.password": "demo",
@@ -79,7 +81,7 @@ def scripted_callers():
         )
 
 
-async def replay(store_path):
+async def replay(store_path, psa_overrides):
     shift = monday_0847_epoch() - time.time()
     models.shift_clock(shift)
     fake = FakeAsterisk(
@@ -91,14 +93,16 @@ async def replay(store_path):
     )
     await fake.start()
     try:
-        conf = demo_config(fake, store_path)
+        conf = demo_config(fake, store_path, psa_overrides)
         service = Service(conf)
         await service.start()
         await service.events.connected.wait()
         calls = [await fake.place_call(c) for c in scripted_callers()]
         await asyncio.gather(*(call.wait_ended(timeout=45) for call in calls))
-        # Let the service write each call's end before the board is read.
+        # Let the service write each call's end, and the PSA sync deliver it,
+        # before the board is read.
         await _until_settled(service)
+        await _until_in_psa(service, len(calls))
         service.stopped.set()
         await service.stop()
     finally:
@@ -111,6 +115,21 @@ async def _until_settled(service, timeout=10.0):
     deadline = loop.time() + timeout
     while service.stasis.tasks and loop.time() < deadline:
         await asyncio.sleep(0.05)
+
+
+async def _until_in_psa(service, count, timeout=15.0):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        synced = await service.store.run(_synced_count)
+        if synced >= count:
+            return
+        await asyncio.sleep(0.1)
+
+
+def _synced_count():
+    tickets = board.query_tickets()
+    return sum(1 for t in tickets if board.ticket_to_dict(t).get("psa_ticket_id"))
 
 
 def run_demo(json_output=False, store_path=None):
@@ -127,7 +146,12 @@ def run_demo(json_output=False, store_path=None):
         directory.import_csv(csv_path, "US")
         store.close_store()
 
-        asyncio.run(replay(store_path))
+        # The MSP's PSA, played by a ConnectWise double on 127.0.0.1.
+        psa, psa_overrides = start_demo_psa(
+            stack.enter_context(tempfile.TemporaryDirectory())
+        )
+        stack.callback(psa.stop)
+        asyncio.run(replay(store_path, psa_overrides))
 
         store.open_store(store_path)
         tickets = board.query_tickets()

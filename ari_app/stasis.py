@@ -91,7 +91,10 @@ class Stasis:
             return
         call = self.calls.get(channel_id)
         if call is not None:
-            call.hung_up(event.get("cause"))
+            # A soft hangup is our own DELETE (its "cause" 32 is a flag, not a
+            # Q.850 cause); PJSIP sends a caller's hangup with no cause at all.
+            soft = event.get("soft", False)
+            call.hung_up(None if soft else event.get("cause"), by_caller=not soft)
 
     def channel_dtmf_received(self, event):
         call = self.calls.get(event["channel"]["id"])

@@ -116,6 +116,17 @@ def close_store():
         models.database.close()
 
 
+def write_transaction():
+    """A transaction that takes SQLite's write lock at BEGIN.
+
+    A deferred transaction that reads and then writes fails at once with
+    "database is locked" when another process (a CLI command) wrote in between;
+    taking the lock first makes it wait ``busy_timeout`` instead. Nested, it is
+    a savepoint of the outer transaction.
+    """
+    return models.database.atomic(lock_type="IMMEDIATE")
+
+
 def _notify(ticket, change):
     for listener in _change_listeners:
         listener(ticket, change)
@@ -136,7 +147,7 @@ def open_ticket(channel_id, contact_at, **fields):
         **{name: getattr(value, "id", value) for name, value in fields.items()},
     }
     try:
-        with models.database.atomic():
+        with write_transaction():
             # Insert first and let the unique channel_id catch a repeat: the
             # common case (a new call) then costs no extra query.
             row = _defaults(Ticket, values)
@@ -207,7 +218,7 @@ def _defaults(model, values):
 
 def update_ticket(ticket_id, event=None, detail="", at=None, step=None, **fields):
     """Change a ticket, add a timeline line and a reached step, in one transaction."""
-    with models.database.atomic():
+    with write_transaction():
         ticket = Ticket.get_by_id(ticket_id)
         now = utcnow()
         for name, value in fields.items():
@@ -293,7 +304,7 @@ class StoreWorker:
         # job rolls back only itself. Nobody hears back before the commit.
         outcomes = []
         try:
-            with models.database.atomic():
+            with write_transaction():
                 for job in jobs:
                     outcomes.append(job.attempt(savepoint=True))
         except Exception as exc:  # the commit itself failed: every job failed

@@ -25,7 +25,9 @@ from tests.intake_helpers import (  # noqa: E402
     new_fake,
     running_service,
     settle,
+    start_service_process,
     tickets_of,
+    write_service_config,
 )
 
 CALLS = 50
@@ -91,22 +93,14 @@ async def place(fake, spacing):
 async def as_a_process(folder, spacing=0.0):
     fake = new_fake(sound_seconds=0.2)
     await fake.start()
-    config_path = os.path.join(folder, f"bench-{spacing}.conf")
-    with open(config_path, "w") as handle:
-        handle.write(
-            f"[ari]\nurl = {fake.url}\nusername = msp-intake\npassword = secret\n"
-            f"[store]\npath = {os.path.join(folder, f'process-{spacing}.sqlite3')}\n"
-            "[triage]\nanswer_timeout = 0.6\ndigit_timeout = 0.4\n"
-            "[service]\nlog_level = INFO\n"
-        )
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ari_app",
-        "-c",
-        config_path,
-        "run",
-        stderr=asyncio.subprocess.PIPE,
+    config_path = write_service_config(
+        folder,
+        fake,
+        os.path.join(folder, f"process-{spacing}.sqlite3"),
+        name=f"bench-{spacing}.conf",
+    )
+    process = await start_service_process(
+        config_path, stdout=None, stderr=asyncio.subprocess.PIPE
     )
     try:
         while not fake.hub.sockets:

@@ -11,6 +11,22 @@ def db_path(tmp_path):
 
 
 @pytest.fixture
+async def fake():
+    """The Asterisk test double on 127.0.0.1, in the PBX zone -0500."""
+    from .intake_helpers import new_fake
+
+    fake = new_fake(utc_offset="-0500")
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+@pytest.fixture
+def store_path(tmp_path):
+    return str(tmp_path / "intake.sqlite3")
+
+
+@pytest.fixture
 def opened_store(db_path):
     store.open_store(db_path)
     yield db_path

@@ -2,6 +2,8 @@
 
 import asyncio
 import contextlib
+import os
+import sys
 
 from ari_app import config, store
 from ari_app.doubles.asterisk import FakeAsterisk, ScriptedCaller, Step
@@ -79,3 +81,43 @@ def tickets_of(store_path):
 def new_fake(**kwargs):
     kwargs.setdefault("sound_seconds", 0.05)
     return FakeAsterisk(username="msp-intake", password="secret", **kwargs)
+
+
+def write_service_config(
+    folder, fake, store_path, grace=2, log_level="INFO", name="msp-intake.conf"
+):
+    """A config file for ``msp-intake run`` against the test double."""
+    path = os.path.join(str(folder), name)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(
+            f"[ari]\nurl = {fake.url}\nusername = msp-intake\npassword = secret\n"
+            f"[store]\npath = {store_path}\n"
+            "[triage]\nanswer_timeout = 0.6\ndigit_timeout = 0.4\n"
+            f"[service]\nshutdown_grace = {grace}\nlog_level = {log_level}\n"
+        )
+    return path
+
+
+async def start_service_process(config_path, *args, **kwargs):
+    """``msp-intake run`` (or another command) as a real process."""
+    kwargs.setdefault("stdout", asyncio.subprocess.PIPE)
+    kwargs.setdefault("stderr", asyncio.subprocess.STDOUT)
+    command = args or ("run",)
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "ari_app",
+        "-c",
+        config_path,
+        *command,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        **kwargs,
+    )
+
+
+async def wait_connected(fake, timeout=15):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not fake.hub.sockets:
+        assert loop.time() < deadline, "the service never connected"
+        await asyncio.sleep(0.05)

@@ -10,7 +10,13 @@ import pytest
 
 from ari_app import callflow, store
 
-from .intake_helpers import answering, new_fake, running_service, settle
+from .intake_helpers import (
+    answering,
+    new_fake,
+    running_service,
+    settle,
+    start_service_process,
+)
 
 ISO_MS_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -65,16 +71,7 @@ async def test_wrong_ari_password_stops_start_up(tmp_path):
     await fake.start()
     try:
         path = config_file(tmp_path, url=fake.url, password="wrong")
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "ari_app",
-            "-c",
-            path,
-            "run",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await start_service_process(path, stderr=asyncio.subprocess.PIPE)
         _, stderr = await asyncio.wait_for(process.communicate(), 20)
     finally:
         await fake.stop()

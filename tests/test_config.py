@@ -102,3 +102,19 @@ def test_bad_priority_rules_are_named(tmp_path):
         tmp_path, BASE_CONFIG + "[priority]\nrule1 = sitedown -> P1\n"
     )
     assert "must read" in error_of(tmp_path, BASE_CONFIG + "[priority]\nrule1 = P1\n")
+
+
+def test_the_shipped_sample_config_loads_for_every_part(tmp_path):
+    """What `make install` puts in /etc/msp-intake works as it is."""
+    from importlib import resources
+
+    from ari_app.psa.component import make_component as psa_component
+    from ari_app.sla import policies
+
+    sample = resources.files("ari_app").joinpath("data/msp-intake.conf").read_text()
+    conf = load(tmp_path, sample)
+    assert conf.ari.password == "change-me"
+    assert conf.timezone == "America/New_York"
+    settings = policies.load_settings(conf)
+    assert settings.default.target("P1").calendar.always_open
+    assert psa_component(conf, store_worker=None) is None  # PSA off until enabled

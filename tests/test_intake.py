@@ -8,20 +8,7 @@ import pytest
 from ari_app import callflow, models, store
 from ari_app.doubles.asterisk import ScriptedCaller, Step
 
-from .intake_helpers import answering, new_fake, running_service, settle, tickets_of
-
-
-@pytest.fixture
-async def fake():
-    fake = new_fake(utc_offset="-0500")
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-def store_path(tmp_path):
-    return str(tmp_path / "intake.sqlite3")
+from .intake_helpers import answering, running_service, settle, tickets_of
 
 
 async def test_twenty_concurrent_calls_keep_the_pbx_contact_time(fake, store_path):
@@ -247,3 +234,24 @@ def store_timeline(store_path, ticket_id):
         return store.timeline(ticket_id)
     finally:
         store.close_store()
+
+
+async def test_the_timeline_says_who_ended_the_call(fake, store_path):
+    async with running_service(fake, store_path) as service:
+        finished = await fake.place_call(answering(["2", "2", "1#"]))
+        left = await fake.place_call(
+            ScriptedCaller(
+                caller_number="+15552010101",
+                steps=[Step(hangup=True, on_media="q-site-down", delay=0.01)],
+                technology="Local",
+            )
+        )
+        await asyncio.gather(finished.wait_ended(10), left.wait_ended(10))
+        await settle(service)
+    tickets = {t.channel_id: t for t in tickets_of(store_path)}
+    assert tickets[finished.channel_id].hangup_cause == (
+        "msp-intake hung up after triage"
+    )
+    assert tickets[left.channel_id].hangup_cause == (
+        "caller hung up (cause 16, normal clearing)"
+    )

@@ -3,11 +3,7 @@ WebSocket, a service killed mid-call, a stop for maintenance, and a bug in one
 call's handler."""
 
 import asyncio
-import os
 import signal
-import sys
-
-import pytest
 
 from ari_app import callflow, models, stasis
 from ari_app.doubles.asterisk import ScriptedCaller, Step
@@ -15,25 +11,14 @@ from ari_app.doubles.asterisk import ScriptedCaller, Step
 from .intake_helpers import (
     answering,
     heard,
-    new_fake,
     running_service,
     settle,
+    start_service_process,
     tickets_of,
+    wait_connected,
+    write_service_config,
 )
 from .test_intake import store_timeline
-
-
-@pytest.fixture
-async def fake():
-    fake = new_fake()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
-def store_path(tmp_path):
-    return str(tmp_path / "intake.sqlite3")
 
 
 async def test_websocket_drop_mid_call(fake, store_path):
@@ -56,41 +41,6 @@ async def test_websocket_drop_mid_call(fake, store_path):
     assert ticket.status == models.OPEN
     assert ticket.priority == "P1"
     assert (ticket.site_down, ticket.critical, ticket.users_affected) == (True, True, 4)
-
-
-def write_service_config(tmp_path, fake, store_path, grace=2):
-    path = tmp_path / "msp-intake.conf"
-    path.write_text(
-        f"[ari]\nurl = {fake.url}\nusername = msp-intake\npassword = secret\n"
-        f"[store]\npath = {store_path}\n"
-        "[triage]\nanswer_timeout = 0.6\ndigit_timeout = 0.4\n"
-        f"[service]\nshutdown_grace = {grace}\n"
-    )
-    return str(path)
-
-
-async def start_service_process(config_path):
-    """``msp-intake run`` as a real process, as systemd would start it."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "ari_app",
-        "-c",
-        config_path,
-        "run",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    return process
-
-
-async def wait_connected(fake, timeout=15):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not fake.hub.sockets:
-        assert loop.time() < deadline, "the service never connected"
-        await asyncio.sleep(0.05)
 
 
 async def test_killed_mid_call_then_restarted_readopts_without_duplicate(

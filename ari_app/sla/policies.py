@@ -115,8 +115,9 @@ class SlaSettings:
 def load_settings(config):
     """Read ``[sla]``, ``[sla.calendar *]`` and ``[sla.contract *]`` from config."""
     parser = config.parser
+    # The MSP's own zone unless the SLA clock is told otherwise.
     timezone = calendars.parse_zone(
-        "[sla] timezone", cfg.get(parser, "sla", "timezone", "UTC")
+        "[sla] timezone", cfg.get(parser, "sla", "timezone", config.timezone)
     )
     known = _calendars(parser, timezone)
     default = _policy(parser, "sla", DEFAULT_POLICY, known, None, timezone)

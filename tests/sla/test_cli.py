@@ -94,15 +94,6 @@ def test_a_bad_setting_names_itself(write_sla_config, change, setting):
     assert caught.value.setting == setting
 
 
-def test_the_sample_config_loads(write_sla_config):
-    from importlib import resources
-
-    sample = resources.files("ari_app").joinpath("data/msp-intake.sla.conf.example")
-    settings = policies.load_settings(write_sla_config(sample.read_text()))
-    assert settings.default.target("P1").calendar.always_open
-    assert settings.default.target("P4").first_response_seconds() == 8 * 3600
-
-
 def test_contracts_inherit_and_override(write_sla_config):
     settings = policies.load_settings(
         write_sla_config(SLA + "\n[sla.contract Fast Co]\np3_first_response = 1h\n")
