@@ -8,11 +8,18 @@ plays stops the prompt and answers the question (keys pressed during the
 greeting answer the first question). No answer or a wrong key is asked again,
 then taken as unknown: the call never drops and never loops.
 
+When the speech component (``ari_app.speech``) has a model, each question can
+also be answered by voice: the caller's speech stops the prompt, and the first
+usable answer, spoken or keyed, wins. The caller then describes the problem in
+their own words; the transcript and recording go on the ticket and its words can
+raise (never lower) the priority. Without a model the IVR is keypad-only.
+
 The ``Call`` is fed events by ``stasis.Stasis`` and runs as its own task.
 """
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import datetime
 import itertools
@@ -34,6 +41,7 @@ QUESTIONS = (
     ("critical", "q_critical", "q_critical"),
     ("users", "q_users", "q_users"),
 )
+FIELD_OF_STEP = {step: field for field, _, step in QUESTIONS}
 YES_NO = {"1": True, "2": False}
 MAX_USER_DIGITS = 5
 
@@ -102,6 +110,14 @@ class Services:
     store: object  # store.StoreWorker
     config: object  # config.Config
     components: list = dataclasses.field(default_factory=list)
+    # Set by stasis.Stasis: route a media channel's events to its creator.
+    claim_channel: object = None
+    release_channel: object = None
+
+    def component(self, name):
+        return next(
+            (c for c in self.components if getattr(c, "name", "") == name), None
+        )
 
 
 class Call:
@@ -131,6 +147,10 @@ class Call:
         self._wakeup = asyncio.Event()
         self._ids = itertools.count(1)
         self._draining = False
+        self.voice = None  # ari_app.speech.voice.Voice while the caller can talk
+        self._spoken = None  # a usable spoken answer not yet taken
+        self._barge_in = False  # the caller started talking over a prompt
+        self._describe_stop = None  # set by # or hangup while recording
         # From StasisStart reaching us to the ticket committed, in seconds.
         self.received = asyncio.get_running_loop().time()
         self.commit_latency = None
@@ -138,7 +158,17 @@ class Call:
     # Events, fed by stasis.Stasis. They only record and wake the script.
 
     def key_pressed(self, digit):
+        if self._describe_stop is not None and digit == "#":
+            self._describe_stop.set()
         self._keys.append(digit)
+        self._wakeup.set()
+
+    def speech_started(self):
+        self._barge_in = True
+        self._wakeup.set()
+
+    def speech_answered(self, answer):
+        self._spoken = answer
         self._wakeup.set()
 
     def playback_finished(self, playback_id, state):
@@ -150,6 +180,8 @@ class Call:
             who = "caller hung up" if by_caller else "hung up by Asterisk"
             self.hangup_cause = f"{who} ({describe_cause(cause)})"
         self._gone = True
+        if self._describe_stop is not None:
+            self._describe_stop.set()
         self._wakeup.set()
 
     def drain(self):
@@ -183,6 +215,7 @@ class Call:
             logger.exception("call %s failed; its ticket is kept", self.channel_id)
             await self._after_failure()
         finally:
+            await self._close_voice()
             self.finished = True
 
     async def _open_ticket(self):
@@ -232,8 +265,10 @@ class Call:
         steps = self.ticket.steps()
         if "answered" not in steps:
             await self._answer()
+        await self._open_voice()
         if not self.resumed and not self._draining:
             await self._prompt("greeting", step="greeting")
+            await self._confirm_company()
         for field, prompt, step in QUESTIONS:
             if f"{field}_answered" in steps:
                 continue  # answered before the service restarted
@@ -245,6 +280,8 @@ class Call:
                 value, detail = await self._ask_choice(prompt, step, YES_NO)
             self.answers[field] = value
             await self._save_answer(field, value, detail)
+        if "describe" not in steps:
+            await self._describe()
         await self._set_priority()
         await self._finish()
 
@@ -263,10 +300,12 @@ class Call:
 
     async def play(self, media, interruptible=True, label=None, step=None):
         """Play ``media``; ``step`` is recorded once Asterisk accepted the play."""
-        if step and interruptible and self._keys:
+        typed_ahead = self._keys or self._spoken is not None
+        if step and interruptible and typed_ahead:
             await self._step(step, detail=f"{label} (skipped: caller typed ahead)")
-        if interruptible and self._keys:
+        if interruptible and typed_ahead:
             return True  # the caller typed ahead: do not make them listen
+        self._barge_in = False
         self._check_gone()
         playback_id = f"{self.channel_id}-pb{next(self._ids)}"
         try:
@@ -296,7 +335,8 @@ class Call:
                     await self._event("prompt_failed", label)
                 return False
             self._check_gone()
-            if interruptible and self._keys:
+            if interruptible and (self._keys or self._barge_in or self._spoken):
+                # Asterisk does not stop a prompt for keys or speech: we do.
                 await self._stop_playback(playback_id)
                 return True
             if self._draining:
@@ -331,9 +371,14 @@ class Call:
         return True
 
     async def next_key(self, timeout):
-        """The next key pressed within ``timeout`` seconds, or None."""
+        """The next key pressed within ``timeout`` seconds, or None.
+
+        None also when a spoken answer arrived first (see ``_take_spoken``).
+        """
         deadline = asyncio.get_running_loop().time() + timeout
         while not self._keys:
+            if self._spoken is not None:
+                return None
             self._check_gone()
             if self._draining or not await self._sleep_until(deadline):
                 self._check_gone()
@@ -347,10 +392,14 @@ class Call:
     async def _ask_choice(self, prompt, step, choices):
         asks = self.config.triage.asks
         for attempt in range(asks):
-            await self._reprompt(prompt, step, attempt)
-            key = await self.next_key(self.config.triage.answer_timeout)
+            async with self._listening(step):
+                await self._reprompt(prompt, step, attempt)
+                key = await self.next_key(self.config.triage.answer_timeout)
+            spoken = self._take_spoken()
             if key in choices:
                 return choices[key], f"{step}: key {key}"
+            if spoken is not None:
+                return self._spoken_answer(step, spoken)
             await self._event(
                 "no_answer" if key is None else "invalid_key",
                 f"{step}: {key or 'nothing'} (ask {attempt + 1} of {asks})",
@@ -361,10 +410,14 @@ class Call:
     async def _ask_number(self, prompt, step):
         asks = self.config.triage.asks
         for attempt in range(asks):
-            await self._reprompt(prompt, step, attempt)
-            digits, problem = await self._collect_digits()
+            async with self._listening(step):
+                await self._reprompt(prompt, step, attempt)
+                digits, problem = await self._collect_digits()
+            spoken = self._take_spoken()
             if problem is None:
                 return int(digits), f"{step}: {digits}"
+            if spoken is not None:
+                return self._spoken_answer(step, spoken)
             await self._event(
                 "no_answer" if problem == "nothing" else "invalid_key",
                 f"{step}: {problem} (ask {attempt + 1} of {asks})",
@@ -404,6 +457,90 @@ class Call:
             await self._prompt(self._retry_prompt)
         await self._prompt(prompt)
 
+    # Voice answers (only when the speech component could open one for the call).
+
+    async def _open_voice(self):
+        component = self.services.component("speech")
+        if component is None or self.voice is not None:
+            return
+        self.voice = await component.open_voice(self)
+        if self.voice is None:
+            detail = "no speech model" if not component.available else "no media"
+            await self._update(
+                speech="unavailable",
+                event="speech_unavailable",
+                detail=f"{detail}: keypad only",
+            )
+        else:
+            await self._update(speech="voice")
+
+    async def _close_voice(self):
+        voice, self.voice = self.voice, None
+        if voice is None:
+            return
+        try:
+            await voice.close()
+        except Exception:
+            logger.exception("call %s: closing the speech leg failed", self.channel_id)
+
+    @contextlib.asynccontextmanager
+    async def _listening(self, step):
+        self._spoken = None
+        if self.voice is None:
+            yield
+            return
+        async with self.voice.question(FIELD_OF_STEP[step], self):
+            yield
+
+    def _take_spoken(self):
+        spoken, self._spoken = self._spoken, None
+        return spoken
+
+    def _spoken_answer(self, step, spoken):
+        self._keys.clear()
+        detail = f"{step}: said {spoken.text!r} (confidence {spoken.confidence:.2f})"
+        return spoken.value, detail
+
+    async def _confirm_company(self):
+        """ "I have you as Acme Dental": rendered on demand, never holding the call."""
+        component = self.services.component("speech")
+        if component is None or self.ticket.company_id is None:
+            return
+        name = await self.services.store.run(_company_name, self.ticket.company_id)
+        media = await component.company_prompt(
+            name, self.config.prompts["matched"], self.channel_id
+        )
+        await self.play(media, label="company")
+
+    async def _describe(self):
+        """The caller's own words: recorded, transcribed, kept on the ticket."""
+        if self.voice is None or self._draining:
+            return
+        await self._prompt("describe", step="describe", interruptible=False)
+        self._keys.clear()
+        self._describe_stop = asyncio.Event()
+        try:
+            transcript = await self.voice.describe(self._describe_stop)
+        except OSError as exc:
+            logger.warning("call %s: recording failed: %s", self.channel_id, exc)
+            return
+        finally:
+            self._describe_stop = None
+            self._keys.clear()
+        await self._update(
+            event="described",
+            detail=f"{transcript.seconds:.0f} s, confidence {transcript.confidence}",
+            transcript=transcript.text or None,
+            transcript_confidence=transcript.confidence if transcript.text else None,
+            recording_path=transcript.recording_path,
+        )
+        self._check_gone()
+
+    async def _update(self, event=None, detail="", **fields):
+        self.ticket = await self.services.store.run(
+            store.update_ticket, self.ticket.id, event=event, detail=detail, **fields
+        )
+
     def _note_retry(self, key):
         self._keys.clear()  # whatever else was typed belonged to the bad answer
         self._retry_prompt = "no_answer" if key is None else "invalid"
@@ -440,6 +577,10 @@ class Call:
         priority, reason = triage.decide(
             answers, settings.priority_rules, settings.default_priority
         )
+        if self.voice is not None and self.ticket.transcript:
+            raised, why = self.voice.raise_priority(priority, self.ticket.transcript)
+            if why is not None:
+                priority, reason = raised, f"{reason}; {why}"
         self.ticket = await self.services.store.run(
             store.update_ticket,
             self.ticket.id,
@@ -601,6 +742,10 @@ def partial_priority(answers, settings):
         answers, settings.priority_rules, settings.default_priority
     )
     return {"priority": priority, "priority_reason": f"{reason}, from a partial triage"}
+
+
+def _company_name(company_id):
+    return models.Company.get_by_id(company_id).name
 
 
 def summarize(answers):

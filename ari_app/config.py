@@ -39,6 +39,10 @@ DEFAULT_PROMPTS = {
     "no_answer": "sound:msp-intake/no-answer",
     "ticket_number": "sound:msp-intake/ticket-number",
     "goodbye": "sound:msp-intake/goodbye",
+    # Voice answers (ari_app.speech): the free-form question, and the static
+    # stand-in for the dynamic "I have you as <company>" prompt.
+    "describe": "sound:msp-intake/describe",
+    "matched": "sound:msp-intake/matched",
 }
 
 PRIORITIES = ("P1", "P2", "P3", "P4")

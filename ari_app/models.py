@@ -94,6 +94,10 @@ class Ticket(BaseModel):
     affected_system = peewee.CharField(null=True)
     symptom = peewee.TextField(null=True)
     transcript = peewee.TextField(null=True)
+    # Voice answers (ari_app.speech): "voice", "keypad" or "unavailable".
+    speech = peewee.CharField(null=True)
+    transcript_confidence = peewee.FloatField(null=True)  # 0..1
+    recording_path = peewee.CharField(null=True)  # the caller's words, WAV
     priority = peewee.CharField(null=True, index=True)
     priority_reason = peewee.CharField(null=True)
     steps_reached = peewee.CharField(default="")  # comma-separated step names

@@ -38,6 +38,8 @@ class Stasis:
         self.claimed = {}  # channel id -> callback(event) for media channels
         self.tasks = set()
         self.draining = False
+        services.claim_channel = self.claim_channel
+        services.release_channel = self.release_channel
         # Recent StasisStart-to-ticket-committed times, for benchmarks and status.
         self.commit_latencies = collections.deque(maxlen=10000)
 

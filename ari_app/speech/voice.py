@@ -1,0 +1,56 @@
+"""What the call flow holds when a caller can answer by voice.
+
+The call flow (``callflow.Call``) asks each triage question inside
+``voice.question(field, call)``: while it is open, the caller's speech stops the
+prompt (``call.speech_started``) and a usable spoken answer reaches the call
+(``call.speech_answered``), racing the keypad; whichever comes first wins. After
+the three questions, ``describe`` records and transcribes the caller's own words,
+and ``raise_priority`` lets those words raise (never lower) the priority.
+"""
+
+import contextlib
+import logging
+
+from . import keywords
+
+logger = logging.getLogger(__name__)
+
+
+class Voice:
+    def __init__(self, component, session):
+        self.component = component
+        self.session = session
+
+    @property
+    def channel_id(self):
+        return self.session.channel_id
+
+    @contextlib.asynccontextmanager
+    async def question(self, field, call):
+        """Listen for a spoken answer to ``field`` while the body runs."""
+        try:
+            await self.session.listen(field, call.speech_started, call.speech_answered)
+        except Exception:
+            # No recognizer for this question: the keypad still works.
+            logger.exception(
+                "channel %s: cannot listen for %s; keypad only", self.channel_id, field
+            )
+            yield
+            return
+        try:
+            yield
+        finally:
+            self.session.stop_listening()
+
+    async def describe(self, stop, call=None):
+        """Record and transcribe until silence, the time limit or ``stop``."""
+        on_speech = call.speech_started if call is not None else None
+        return await self.session.record(stop, on_speech)
+
+    def raise_priority(self, priority, transcript):
+        return keywords.raise_priority(
+            priority, transcript or "", self.component.raise_words
+        )
+
+    async def close(self):
+        await self.session.close()

@@ -1,0 +1,233 @@
+"""The call flow with voice: speech races keys, barge-in, fallbacks, priority raise.
+
+Real service, real test double of Asterisk with external media over RTP, real
+SQLite; the recognizer is ``ModelDouble`` so each test chooses what was heard.
+"""
+
+import asyncio
+
+import pytest
+
+from ari_app import config, models, store
+from ari_app.doubles.asterisk import FakeAsterisk, ScriptedCaller, Step
+from ari_app.service import Service
+
+from .conftest import tone
+from .doubles import ModelDouble
+
+# A second of "speech" (a tone loud enough to count as talking) and some silence.
+UTTERANCE = tone(300, 1.0) + bytes(16000)
+
+
+def service_config(fake, tmp_path, **speech):
+    overrides = {
+        "ari.url": fake.url,
+        "ari.username": "msp-intake",
+        "ari.password": "secret",
+        "store.path": str(tmp_path / "intake.sqlite3"),
+        "triage.answer_timeout": "2.5",
+        "triage.digit_timeout": "1",
+        "triage.asks": "2",
+        "service.shutdown_grace": "2",
+        "speech.model_path": str(tmp_path / "no-model"),
+        "speech.sounds_dir": str(tmp_path / "sounds"),
+        "speech.recordings_dir": str(tmp_path / "recordings"),
+        "speech.record_silence_seconds": "0.6",
+        "speech.record_max_seconds": "5",
+    }
+    overrides.update({f"speech.{k}": v for k, v in speech.items()})
+    return config.load_config(overrides=overrides)
+
+
+async def run_call(
+    tmp_path, steps, model=None, sound_seconds=0.3, on_fake=None, **speech
+):
+    async with FakeAsterisk(sound_seconds=sound_seconds) as fake:
+        if on_fake is not None:
+            on_fake(fake)
+        service = Service(service_config(fake, tmp_path, **speech))
+        await service.start()
+        component = service.services.component("speech")
+        component.model = model  # None: as if no model were installed
+        try:
+            await service.events.connected.wait()
+            call = await fake.place_call(ScriptedCaller(steps=steps))
+            await call.wait_ended(timeout=40)
+            while service.stasis.tasks:
+                await asyncio.sleep(0.05)
+            left = [
+                line.channel.id
+                for line in fake.pbx.lines.values()
+                if line.channel.in_stasis
+            ]
+            bridges = list(fake.pbx.bridges)
+        finally:
+            service.stopped.set()
+            await service.stop()
+    store.open_store(str(tmp_path / "intake.sqlite3"))
+    try:
+        ticket = models.Ticket.get(models.Ticket.channel_id == call.channel_id)
+        events = [(e.kind, e.detail) for e in store.timeline(ticket.id)]
+    finally:
+        store.close_store()
+    return call, ticket, events, (left, bridges)
+
+
+def said(step, text):
+    return f"{step}: said {text!r}"
+
+
+async def test_spoken_answers_fill_the_ticket(tmp_path):
+    model = ModelDouble(
+        {
+            "site_down": ("the whole office", 0.9),
+            "critical": ("yes", 0.95),
+            "users": ("about twelve", 0.8),
+            "describe": ("our server is down and nobody can work", 0.7),
+        }
+    )
+    steps = [
+        Step(audio=UTTERANCE, on_media="q-site-down", delay=0.1),
+        Step(audio=UTTERANCE, on_media="q-critical", delay=0.1),
+        Step(audio=UTTERANCE, on_media="q-users", delay=0.1),
+        Step(audio=UTTERANCE, on_media="describe", delay=0.4),
+    ]
+    call, ticket, events, leftovers = await run_call(tmp_path, steps, model)
+
+    assert (ticket.site_down, ticket.critical, ticket.users_affected) == (
+        True,
+        True,
+        12,
+    )
+    details = " | ".join(detail for _, detail in events)
+    assert said("q_site_down", "the whole office") in details
+    assert said("q_users", "about twelve") in details
+    assert ticket.transcript == "our server is down and nobody can work"
+    assert ticket.transcript_confidence == pytest.approx(0.7)
+    assert ticket.recording_path and ticket.recording_path.endswith(".wav")
+    assert ticket.speech == "voice"
+    assert ticket.priority == "P1"
+    assert leftovers == ([], [])  # media channel and bridge torn down
+
+
+def record_stops(stops):
+    """Note when the app stops each prompt, and which one it was."""
+
+    def install(fake):
+        stop = fake.pbx.stop_playback
+
+        def stop_and_note(playback_id):
+            media = fake.pbx.playbacks[playback_id].media_uri
+            stops.append((asyncio.get_running_loop().time(), media))
+            stop(playback_id)
+
+        fake.pbx.stop_playback = stop_and_note
+
+    return install
+
+
+async def test_speech_stops_the_prompt_it_talks_over(tmp_path):
+    # An unsure answer: barge-in alone must stop the prompt, long before the
+    # utterance ends (2.5 s of talking), and the keypad then answers.
+    model = ModelDouble({"site_down": ("yes", 0.2)})
+    long_utterance = tone(300, 2.5) + bytes(16000)
+    steps = [
+        Step(audio=long_utterance, on_media="q-site-down", delay=0.2),
+        Step(dtmf="2", on_media="q-site-down", delay=0.1),
+        Step(dtmf="2", on_media="q-critical", delay=0.1),
+        Step(dtmf="1#", on_media="q-users", delay=0.1),
+    ]
+    stops = []
+    started = asyncio.get_running_loop().time()
+    _, ticket, events, _ = await run_call(
+        tmp_path,
+        steps,
+        model,
+        sound_seconds=lambda uri: 3.0 if "q-" in uri else 0.2,
+        on_fake=record_stops(stops),
+    )
+    first_stop, media = stops[0]
+    assert media.endswith("q-site-down")
+    # Greeting 0.2 s, then 0.2 s into the question the caller talks.
+    assert first_stop - started < 1.6
+    assert ticket.site_down is False
+    assert ("answer", "q_site_down: key 2") in events
+
+
+async def test_a_key_pressed_first_wins(tmp_path):
+    model = ModelDouble({"site_down": ("yes", 0.9)})
+    steps = [
+        Step(dtmf="2", on_media="q-site-down", delay=0.05),
+        Step(audio=UTTERANCE, on_media="q-site-down", delay=0.3),
+        Step(dtmf="2", on_media="q-critical", delay=0.1),
+        Step(dtmf="4#", on_media="q-users", delay=0.1),
+    ]
+    _, ticket, events, _ = await run_call(tmp_path, steps, model)
+    assert ticket.site_down is False
+    assert ("answer", "q_site_down: key 2") in events
+
+
+async def test_low_confidence_falls_back_to_the_keypad(tmp_path):
+    model = ModelDouble({"site_down": ("yes", 0.3)})
+    steps = [
+        Step(audio=UTTERANCE, on_media="q-site-down", delay=0.1),
+        Step(dtmf="2", on_media="q-site-down", delay=1.5),
+        Step(dtmf="2", on_media="q-critical", delay=0.1),
+        Step(dtmf="4#", on_media="q-users", delay=0.1),
+    ]
+    _, ticket, events, _ = await run_call(tmp_path, steps, model)
+    assert ticket.site_down is False  # the key, not the unsure "yes"
+    assert ("answer", "q_site_down: key 2") in events
+
+
+async def test_a_failing_recognizer_leaves_the_keys_working(tmp_path):
+    model = ModelDouble({"critical": ("yes", 0.9)}, fail={"critical"})
+    steps = [
+        Step(dtmf="1", on_media="q-site-down", delay=0.1),
+        Step(audio=UTTERANCE, on_media="q-critical", delay=0.1),
+        Step(dtmf="1", on_media="q-critical", delay=1.2),
+        Step(dtmf="7#", on_media="q-users", delay=0.1),
+    ]
+    call, ticket, events, _ = await run_call(tmp_path, steps, model)
+    assert (ticket.site_down, ticket.critical, ticket.users_affected) == (True, True, 7)
+    assert ticket.status == models.OPEN
+
+
+async def test_without_a_model_the_ivr_is_keypad_only(tmp_path):
+    steps = [
+        Step(dtmf="2", on_media="q-site-down", delay=0.1),
+        Step(dtmf="2", on_media="q-critical", delay=0.1),
+        Step(dtmf="2#", on_media="q-users", delay=0.1),
+    ]
+    call, ticket, events, leftovers = await run_call(tmp_path, steps, model=None)
+    assert ticket.speech == "unavailable"
+    assert any(kind == "speech_unavailable" for kind, _ in events)
+    assert ticket.priority == "P4"
+    assert not any("describe" in uri for uri in call.playbacks)
+    assert leftovers == ([], [])
+
+
+async def test_transcript_words_raise_but_never_lower(tmp_path):
+    model = ModelDouble({"describe": ("I think it is ransomware", 0.8)})
+    steps = [
+        Step(dtmf="2", on_media="q-site-down", delay=0.1),
+        Step(dtmf="2", on_media="q-critical", delay=0.1),
+        Step(dtmf="1#", on_media="q-users", delay=0.1),
+        Step(audio=UTTERANCE, on_media="describe", delay=0.3),
+    ]
+    _, ticket, _, _ = await run_call(tmp_path, steps, model)
+    assert ticket.priority == "P1"
+    assert "ransomware" in ticket.priority_reason
+    assert "raised from P4" in ticket.priority_reason
+
+
+async def test_hanging_up_tears_down_the_media_leg(tmp_path):
+    model = ModelDouble({"site_down": ("yes", 0.9)})
+    steps = [
+        Step(audio=UTTERANCE, on_media="q-site-down", delay=0.1),
+        Step(hangup=True, on_media="q-critical", delay=0.2),
+    ]
+    call, ticket, _, leftovers = await run_call(tmp_path, steps, model)
+    assert ticket.status == models.ABANDONED
+    assert ticket.site_down is True  # what was said before the hangup is kept
+    assert leftovers == ([], [])  # no orphaned UnicastRTP channel, no bridge
