@@ -59,6 +59,8 @@ def demo_config(fake, store_path, psa_overrides):
             "ari.password": "demo",
             "store.path": store_path,
             "intake.timezone": DEMO_TIMEZONE,
+            # The demo is the keypad IVR: no prompt files or speech model needed.
+            "speech.enabled": "no",
             "triage.answer_timeout": "2",
             "triage.digit_timeout": "1",
             "service.shutdown_grace": "5",

@@ -11,7 +11,7 @@ from ari_app.speech import catalogue
 from ari_app.speech.settings import DEFAULT_RAISE_WORDS, load_settings
 
 EXAMPLE = os.path.join(
-    os.path.dirname(catalogue.__file__), "..", "data", "msp-intake.speech.conf.example"
+    os.path.dirname(catalogue.__file__), "..", "data", "msp-intake.conf"
 )
 
 
