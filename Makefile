@@ -1,6 +1,9 @@
 # msp-intake: make demo | make test | make bench | make lint | make install
 
 PYTHON ?= python3
+# The service's interpreter: the system's, which the service user can run
+# (a python3 under someone's home directory is not, with ProtectHome=yes).
+INSTALL_PYTHON ?= $(shell [ -x /usr/bin/python3 ] && echo /usr/bin/python3 || echo python3)
 VENV ?= .venv
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -41,7 +44,7 @@ format: $(STAMP)
 # The package goes into its own virtual environment under $(LIBDIR). With
 # DESTDIR set (packaging), paths inside the environment drop the DESTDIR part.
 install:
-	$(PYTHON) -m venv $(DESTDIR)$(LIBDIR)/venv
+	$(INSTALL_PYTHON) -m venv $(DESTDIR)$(LIBDIR)/venv
 	$(DESTDIR)$(LIBDIR)/venv/bin/pip install --quiet .
 	if [ -n "$(DESTDIR)" ]; then \
 	  grep -rlI -- "$(DESTDIR)" $(DESTDIR)$(LIBDIR)/venv/bin \

@@ -64,12 +64,13 @@ def ticket_to_dict(ticket):
 
 
 def query_tickets(status=None, limit=None):
-    query = Ticket.select().order_by(Ticket.contact_at, Ticket.id)
+    """Tickets oldest first; with ``limit``, the most recent ``limit`` of them."""
+    query = Ticket.select().order_by(Ticket.contact_at.desc(), Ticket.id.desc())
     if status:
         query = query.where(Ticket.status == status)
     if limit:
         query = query.limit(limit)
-    return list(query)
+    return list(reversed(query))
 
 
 def tickets_json(tickets):
@@ -91,12 +92,12 @@ def board_table(tickets, zone_name="UTC"):
         rows.append(
             [
                 ticket.reference,
-                ticket.company.name if ticket.company_id else "(unmatched)",
+                printable(ticket.company.name) if ticket.company_id else "(unmatched)",
                 ticket.priority or "-",
                 ticket.status,
                 local_time(ticket.contact_at, zone_name),
                 f"{lag:.0f} ms",
-                ticket.caller_number or "(none)",
+                printable(ticket.caller_number) or "(none)",
                 ticket_to_dict(ticket).get("psa_ticket_id") or "-",
             ]
         )
@@ -111,6 +112,13 @@ def board_table(tickets, zone_name="UTC"):
         "PSA ticket",
     ]
     return tabulate(rows, headers=headers)
+
+
+def printable(text, width=40):
+    """Caller IDs are whatever the carrier sent: keep control characters and
+    very long values from breaking the board's layout."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in text or "")
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _urgency(ticket):

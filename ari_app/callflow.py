@@ -147,6 +147,7 @@ class Call:
         self._wakeup = asyncio.Event()
         self._ids = itertools.count(1)
         self._draining = False
+        self._cut_short = False
         self.voice = None  # ari_app.speech.voice.Voice while the caller can talk
         self._spoken = None  # a usable spoken answer not yet taken
         self._barge_in = False  # the caller started talking over a prompt
@@ -273,6 +274,11 @@ class Call:
             if f"{field}_answered" in steps:
                 continue  # answered before the service restarted
             if self._draining:
+                self._cut_short = True
+                await self._event(
+                    "triage_cut_short",
+                    "msp-intake was stopping; the caller was sent on unasked",
+                )
                 break
             if field == "users":
                 value, detail = await self._ask_number(prompt, step)
@@ -581,6 +587,8 @@ class Call:
             raised, why = self.voice.raise_priority(priority, self.ticket.transcript)
             if why is not None:
                 priority, reason = raised, f"{reason}; {why}"
+        if self._cut_short:
+            reason = f"{reason}; triage cut short: msp-intake was stopping"
         self.ticket = await self.services.store.run(
             store.update_ticket,
             self.ticket.id,

@@ -50,7 +50,9 @@ def build_parser():
     tickets = sub.add_parser("tickets", help="list tickets, or show one")
     tickets.add_argument("--json", action="store_true", help="print a JSON array")
     tickets.add_argument("--status", choices=("in_call", "open", "abandoned"))
-    tickets.add_argument("--limit", type=int, default=None)
+    tickets.add_argument(
+        "--limit", type=positive_int, default=None, help="only the N most recent"
+    )
     tickets.set_defaults(func=cmd_tickets)
     tickets_sub = tickets.add_subparsers(dest="tickets_command", metavar="show")
     show = tickets_sub.add_parser("show", help="one ticket with its timeline")
@@ -90,6 +92,16 @@ def _optional_module(name):
         if exc.name and name.startswith(exc.name):
             return None
         raise
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not 1 or more")
+    return value
 
 
 def main(argv=None):
@@ -178,7 +190,8 @@ def _event_dict(event):
 
 def find_ticket(text):
     number = text.strip().upper().removeprefix("MSP-")
-    if not number.isdigit():
+    # ASCII digits only ("²".isdigit() is true), within SQLite's integer range.
+    if not (number.isascii() and number.isdigit()) or len(number) > 18:
         raise UsageError(f"ticket {text!r}: not a ticket number like 42 or MSP-42")
     ticket = Ticket.get_or_none(Ticket.id == int(number))
     if ticket is None:
