@@ -13,7 +13,7 @@ import zoneinfo
 
 from .. import board
 from ..exceptions import MspIntakeError
-from ..models import utcnow
+from ..models import ABANDONED, IN_CALL, utcnow
 from . import leak, policies, reports, services
 
 
@@ -141,11 +141,10 @@ def ack_ticket(args, config):
         ticket = services.find_ticket(args.ticket)
     except MspIntakeError as exc:
         return _fail(exc)
-    state = services.sla_state(ticket, utcnow())
     if changed:
         print(
-            f"{ticket.reference}: first response {board.iso_utc(at)} by {args.by} "
-            f"({state})"
+            f"{ticket.reference}: first response {board.iso_utc(at)} by "
+            f"{ticket.first_response_by} ({_state_words(ticket)})"
         )
     else:
         print(
@@ -153,6 +152,18 @@ def ack_ticket(args, config):
             f"{board.iso_utc(ticket.first_response_at)} by {ticket.first_response_by}"
         )
     return 0
+
+
+def _state_words(ticket):
+    """The ticket's SLA state, or why it has no clock to be met or breached."""
+    state = services.sla_state(ticket, utcnow())
+    if state is not None:
+        return state
+    if ticket.status == ABANDONED:
+        return "no SLA clock: the caller hung up before triage"
+    if ticket.status == IN_CALL:
+        return "no SLA clock yet: the caller is still in the IVR"
+    return "no SLA clock: the ticket has no priority"
 
 
 def report_leak(args, config):

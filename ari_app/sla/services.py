@@ -37,6 +37,9 @@ BREACHED = "breached"
 # and the PBX keep their own clocks and a few seconds of skew is normal.
 _CLOCK_SKEW = datetime.timedelta(minutes=2)
 
+# SQLite's largest integer: no ticket id can be above it.
+_LARGEST_ID = 2**63 - 1
+
 _settings = None
 
 
@@ -261,9 +264,13 @@ def _write_clocks(changed):
 def find_ticket(reference):
     """A ticket from ``12`` or ``MSP-12``; SlaError if there is none."""
     text = str(reference).strip().upper().removeprefix("MSP-")
-    if not text.isdigit():
+    # str.isdigit alone accepts "²" and "١", which int() then refuses or reads.
+    if not (text.isascii() and text.isdigit()):
         raise SlaError(f"{reference!r} is not a ticket number like MSP-12")
-    ticket = Ticket.get_or_none(Ticket.id == int(text))
+    number = int(text)
+    if number > _LARGEST_ID:
+        raise SlaError(f"no ticket MSP-{text}")  # SQLite could not even look it up
+    ticket = Ticket.get_or_none(Ticket.id == number)
     if ticket is None:
         raise SlaError(f"no ticket MSP-{text}")
     return ticket
@@ -277,6 +284,7 @@ def record_first_response(ticket_id, at=None, by="", via="api"):
     earlier first response was already recorded.
     """
     at = at or utcnow()
+    by = (by or "").strip()
     ticket = find_ticket(ticket_id)
     _check_time(ticket, at, "first response")
     if not by:

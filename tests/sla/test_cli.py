@@ -102,3 +102,34 @@ def test_contracts_inherit_and_override(write_sla_config):
     assert fast.target("P3").first_response_seconds() == 3600
     assert fast.target("P2").first_response_seconds() == 3600
     assert fast.target("P1").calendar.always_open
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        ("abandoned", "no SLA clock: the caller hung up before triage"),
+        ("open", "no SLA clock: the ticket has no priority"),
+    ],
+)
+def test_ack_without_a_clock_says_so_in_words(db, config, capsys, status, words):
+    ticket = make_ticket(utc("2026-11-17T15:15"), None, status=status)
+    assert run(config, "ack", str(ticket.id), "--by", "bob") == 0
+    out = capsys.readouterr().out
+    assert f"by bob ({words})" in out and "None" not in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["ack", "1", "--by", "   "], "needs the name of who responded"),
+        (["ack", "99999999999999999999999", "--by", "dana"], "no ticket MSP-9999"),
+        (["ack", "²", "--by", "dana"], "is not a ticket number"),
+        (["ack", "MSP-١", "--by", "dana"], "is not a ticket number"),
+    ],
+)
+def test_bad_ack_is_one_line_and_exit_2(db, config, capsys, argv, message):
+    make_ticket(utc("2026-11-17T15:15"), "P2")
+    assert run(config, *argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert Ticket.get_by_id(1).first_response_by is None
