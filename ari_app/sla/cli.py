@@ -81,15 +81,27 @@ def _period(settings, args):
     return period
 
 
+# Dates a period may use: the report turns them into UTC instants in the MSP's
+# zone and steps a day or a month past them, which Python's dates cannot do at
+# year 1 or year 9999.
+EARLIEST = datetime.date(1900, 1, 1)
+LATEST = datetime.date(9998, 12, 31)
+
+
 def _date(option, text):
     if text is None:
         return None
     try:
-        return datetime.date.fromisoformat(text)
+        date = datetime.date.fromisoformat(text)
     except ValueError:
         raise services.SlaError(
             f"{option} {text!r} is not a date like 2026-12-03"
         ) from None
+    if not EARLIEST <= date <= LATEST:
+        raise services.SlaError(
+            f"{option} {text} is out of range ({EARLIEST} to {LATEST})"
+        )
+    return date
 
 
 def parse_time(text, timezone):

@@ -18,7 +18,7 @@ import dataclasses
 import datetime
 import logging
 
-from .. import board, models, store
+from .. import board, directory, models, store
 from ..models import Company, Ticket, utcnow
 from .exceptions import SlaError
 from .models import AT_RISK as MARK_AT_RISK
@@ -274,6 +274,19 @@ def find_ticket(reference):
     if ticket is None:
         raise SlaError(f"no ticket MSP-{text}")
     return ticket
+
+
+def client_names(name):
+    """The stored names of the client ``name`` (any case, spaces around ignored).
+
+    More than one only in a directory imported before names were matched so.
+    """
+    key = directory.company_key(name)
+    names = [n for (n,) in Company.select(Company.name).tuples()]
+    found = [n for n in names if directory.company_key(n) == key]
+    if not found:
+        raise SlaError(f"no such client: {name.strip()}")
+    return found
 
 
 def record_first_response(ticket_id, at=None, by="", via="api"):

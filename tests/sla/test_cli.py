@@ -133,3 +133,42 @@ def test_bad_ack_is_one_line_and_exit_2(db, config, capsys, argv, message):
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert Ticket.get_by_id(1).first_response_by is None
+
+
+@pytest.mark.parametrize("command", [["sla", "report"], ["report", "leak"]])
+@pytest.mark.parametrize(
+    "dates",
+    [
+        ["--to", "9999-12-31"],
+        ["--from", "0001-01-01"],
+        ["--to", "0001-01-05"],
+        ["--from", "9999-12-31", "--to", "9999-12-31"],
+    ],
+)
+def test_extreme_dates_are_one_line_and_exit_2(db, config, capsys, command, dates):
+    assert run(config, *command, *dates) == 2
+    err = capsys.readouterr().err
+    assert "is out of range" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", [["sla", "report"], ["report", "leak"]])
+def test_the_widest_period_still_reports(db, config, capsys, command):
+    period = ["--from", "1900-01-01", "--to", "9998-12-31"]
+    assert run(config, *command, *period, "--format", "json") == 0
+
+
+@pytest.mark.parametrize("command", [["sla", "report"], ["report", "leak"]])
+def test_an_unknown_client_is_one_line_and_exit_2(db, config, capsys, command):
+    assert run(config, *command, "--company", "Nope") == 2
+    assert capsys.readouterr().err == "msp-intake: no such client: Nope\n"
+
+
+def test_the_client_is_matched_ignoring_case_not_as_a_pattern(
+    db, config, companies, capsys
+):
+    make_ticket(utc("2026-11-17T15:15"), "P2", company=companies["Acme Dental"])
+    period = ["--from", "2026-11-01", "--to", "2026-11-30", "--format", "json"]
+    assert run(config, "sla", "report", *period, "--company", " acme DENTAL ") == 0
+    assert json.loads(capsys.readouterr().out)["overall"]["tickets"] == 1
+    # A LIKE pattern used to match "Acme%" to Acme Dental.
+    assert run(config, "sla", "report", *period, "--company", "Acme%") == 2
