@@ -125,6 +125,9 @@ def sla_report(args, config):
         report = reports.build(settings, _period(settings, args), args.company)
     except MspIntakeError as exc:
         return _fail(exc)
+    unknown = services.unknown_contracts(settings)
+    if unknown:
+        print(f"msp-intake: warning: {unknown}", file=sys.stderr)
     text = reports.render(report, args.format)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as handle:

@@ -289,6 +289,24 @@ def client_names(name):
     return found
 
 
+def unknown_contracts(settings):
+    """``[sla.contract NAME]`` sections whose NAME is no client in the directory,
+    as one line (None when every contract has its client)."""
+    known = {directory.company_key(n) for (n,) in Company.select(Company.name).tuples()}
+    missing = [
+        policy.name
+        for key, policy in sorted(settings.contracts.items())
+        if directory.company_key(key) not in known
+    ]
+    if not missing:
+        return None
+    sections = ", ".join(f"[sla.contract {name}]" for name in missing)
+    return (
+        f"{sections}: no such client in the directory; "
+        "its terms apply to no call until one is imported"
+    )
+
+
 def record_first_response(ticket_id, at=None, by="", via="api"):
     """Record the first response to a ticket; the earliest report wins.
 

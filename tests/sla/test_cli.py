@@ -5,7 +5,7 @@ import json
 import pytest
 
 from ari_app.exceptions import ConfigError
-from ari_app.models import Ticket
+from ari_app.models import Company, Ticket
 from ari_app.sla import cli, policies
 
 from .conftest import SLA, make_ticket, utc
@@ -172,3 +172,12 @@ def test_the_client_is_matched_ignoring_case_not_as_a_pattern(
     assert json.loads(capsys.readouterr().out)["overall"]["tickets"] == 1
     # A LIKE pattern used to match "Acme%" to Acme Dental.
     assert run(config, "sla", "report", *period, "--company", "Acme%") == 2
+
+
+def test_sla_report_warns_of_a_contract_for_no_known_client(db, config, capsys):
+    Company.create(name="london law")
+    assert run(config, "sla", "report") == 0
+    assert capsys.readouterr().err == (
+        "msp-intake: warning: [sla.contract Acme Dental]: no such client in the "
+        "directory; its terms apply to no call until one is imported\n"
+    )
