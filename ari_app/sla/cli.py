@@ -13,7 +13,7 @@ import zoneinfo
 
 from .. import board
 from ..exceptions import MspIntakeError
-from ..models import utcnow
+from ..models import ABANDONED, IN_CALL, utcnow
 from . import leak, policies, reports, services
 
 
@@ -81,15 +81,27 @@ def _period(settings, args):
     return period
 
 
+# Dates a period may use: the report turns them into UTC instants in the MSP's
+# zone and steps a day or a month past them, which Python's dates cannot do at
+# year 1 or year 9999.
+EARLIEST = datetime.date(1900, 1, 1)
+LATEST = datetime.date(9998, 12, 31)
+
+
 def _date(option, text):
     if text is None:
         return None
     try:
-        return datetime.date.fromisoformat(text)
+        date = datetime.date.fromisoformat(text)
     except ValueError:
         raise services.SlaError(
             f"{option} {text!r} is not a date like 2026-12-03"
         ) from None
+    if not EARLIEST <= date <= LATEST:
+        raise services.SlaError(
+            f"{option} {text} is out of range ({EARLIEST} to {LATEST})"
+        )
+    return date
 
 
 def parse_time(text, timezone):
@@ -113,6 +125,9 @@ def sla_report(args, config):
         report = reports.build(settings, _period(settings, args), args.company)
     except MspIntakeError as exc:
         return _fail(exc)
+    unknown = services.unknown_contracts(settings)
+    if unknown:
+        print(f"msp-intake: warning: {unknown}", file=sys.stderr)
     text = reports.render(report, args.format)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as handle:
@@ -141,11 +156,10 @@ def ack_ticket(args, config):
         ticket = services.find_ticket(args.ticket)
     except MspIntakeError as exc:
         return _fail(exc)
-    state = services.sla_state(ticket, utcnow())
     if changed:
         print(
-            f"{ticket.reference}: first response {board.iso_utc(at)} by {args.by} "
-            f"({state})"
+            f"{ticket.reference}: first response {board.iso_utc(at)} by "
+            f"{ticket.first_response_by} ({_state_words(ticket)})"
         )
     else:
         print(
@@ -153,6 +167,18 @@ def ack_ticket(args, config):
             f"{board.iso_utc(ticket.first_response_at)} by {ticket.first_response_by}"
         )
     return 0
+
+
+def _state_words(ticket):
+    """The ticket's SLA state, or why it has no clock to be met or breached."""
+    state = services.sla_state(ticket, utcnow())
+    if state is not None:
+        return state
+    if ticket.status == ABANDONED:
+        return "no SLA clock: the caller hung up before triage"
+    if ticket.status == IN_CALL:
+        return "no SLA clock yet: the caller is still in the IVR"
+    return "no SLA clock: the ticket has no priority"
 
 
 def report_leak(args, config):

@@ -32,6 +32,10 @@ class SlaMonitor:
         self._task = None
 
     async def start(self):
+        # Only a warning: the directory is often imported after the config is set.
+        unknown = await self.store_worker.run(services.unknown_contracts, self.settings)
+        if unknown:
+            logger.warning("%s", unknown)
         await self.check()
         self._task = asyncio.create_task(self._run(), name="sla-monitor")
         logger.info(

@@ -56,7 +56,7 @@ def collect(settings, period, company=None, now=None):
         .order_by(Ticket.contact_at, Ticket.id)
     )
     if company:
-        query = query.where(Company.name**company)
+        query = query.where(Company.name.in_(services.client_names(company)))
     clients = {}
     for ticket in query.iterator():
         name = ticket.company.name if ticket.company_id else UNMATCHED

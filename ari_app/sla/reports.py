@@ -121,7 +121,7 @@ def collect(period, company=None, now=None):
         .order_by(Ticket.contact_at, Ticket.id)
     )
     if company:
-        query = query.where(Company.name**company)  # case-insensitive, exact
+        query = query.where(Company.name.in_(services.client_names(company)))
     rows = []
     for values in query.tuples().iterator():
         (

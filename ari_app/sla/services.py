@@ -18,7 +18,7 @@ import dataclasses
 import datetime
 import logging
 
-from .. import board, models, store
+from .. import board, directory, models, store
 from ..models import Company, Ticket, utcnow
 from .exceptions import SlaError
 from .models import AT_RISK as MARK_AT_RISK
@@ -36,6 +36,9 @@ BREACHED = "breached"
 # How far ahead of this machine's clock a reported response time may be; the PSA
 # and the PBX keep their own clocks and a few seconds of skew is normal.
 _CLOCK_SKEW = datetime.timedelta(minutes=2)
+
+# SQLite's largest integer: no ticket id can be above it.
+_LARGEST_ID = 2**63 - 1
 
 _settings = None
 
@@ -261,12 +264,47 @@ def _write_clocks(changed):
 def find_ticket(reference):
     """A ticket from ``12`` or ``MSP-12``; SlaError if there is none."""
     text = str(reference).strip().upper().removeprefix("MSP-")
-    if not text.isdigit():
+    # str.isdigit alone accepts "²" and "١", which int() then refuses or reads.
+    if not (text.isascii() and text.isdigit()):
         raise SlaError(f"{reference!r} is not a ticket number like MSP-12")
-    ticket = Ticket.get_or_none(Ticket.id == int(text))
+    number = int(text)
+    if number > _LARGEST_ID:
+        raise SlaError(f"no ticket MSP-{text}")  # SQLite could not even look it up
+    ticket = Ticket.get_or_none(Ticket.id == number)
     if ticket is None:
         raise SlaError(f"no ticket MSP-{text}")
     return ticket
+
+
+def client_names(name):
+    """The stored names of the client ``name`` (any case, spaces around ignored).
+
+    More than one only in a directory imported before names were matched so.
+    """
+    key = directory.company_key(name)
+    names = [n for (n,) in Company.select(Company.name).tuples()]
+    found = [n for n in names if directory.company_key(n) == key]
+    if not found:
+        raise SlaError(f"no such client: {name.strip()}")
+    return found
+
+
+def unknown_contracts(settings):
+    """``[sla.contract NAME]`` sections whose NAME is no client in the directory,
+    as one line (None when every contract has its client)."""
+    known = {directory.company_key(n) for (n,) in Company.select(Company.name).tuples()}
+    missing = [
+        policy.name
+        for key, policy in sorted(settings.contracts.items())
+        if directory.company_key(key) not in known
+    ]
+    if not missing:
+        return None
+    sections = ", ".join(f"[sla.contract {name}]" for name in missing)
+    return (
+        f"{sections}: no such client in the directory; "
+        "its terms apply to no call until one is imported"
+    )
 
 
 def record_first_response(ticket_id, at=None, by="", via="api"):
@@ -277,6 +315,7 @@ def record_first_response(ticket_id, at=None, by="", via="api"):
     earlier first response was already recorded.
     """
     at = at or utcnow()
+    by = (by or "").strip()
     ticket = find_ticket(ticket_id)
     _check_time(ticket, at, "first response")
     if not by:

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from ari_app.exceptions import ConfigError
-from ari_app.models import Ticket
+from ari_app.models import Company, Ticket
 from ari_app.sla import cli, policies
 
 from .conftest import SLA, make_ticket, utc
@@ -102,3 +102,82 @@ def test_contracts_inherit_and_override(write_sla_config):
     assert fast.target("P3").first_response_seconds() == 3600
     assert fast.target("P2").first_response_seconds() == 3600
     assert fast.target("P1").calendar.always_open
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        ("abandoned", "no SLA clock: the caller hung up before triage"),
+        ("open", "no SLA clock: the ticket has no priority"),
+    ],
+)
+def test_ack_without_a_clock_says_so_in_words(db, config, capsys, status, words):
+    ticket = make_ticket(utc("2026-11-17T15:15"), None, status=status)
+    assert run(config, "ack", str(ticket.id), "--by", "bob") == 0
+    out = capsys.readouterr().out
+    assert f"by bob ({words})" in out and "None" not in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["ack", "1", "--by", "   "], "needs the name of who responded"),
+        (["ack", "99999999999999999999999", "--by", "dana"], "no ticket MSP-9999"),
+        (["ack", "²", "--by", "dana"], "is not a ticket number"),
+        (["ack", "MSP-١", "--by", "dana"], "is not a ticket number"),
+    ],
+)
+def test_bad_ack_is_one_line_and_exit_2(db, config, capsys, argv, message):
+    make_ticket(utc("2026-11-17T15:15"), "P2")
+    assert run(config, *argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert Ticket.get_by_id(1).first_response_by is None
+
+
+@pytest.mark.parametrize("command", [["sla", "report"], ["report", "leak"]])
+@pytest.mark.parametrize(
+    "dates",
+    [
+        ["--to", "9999-12-31"],
+        ["--from", "0001-01-01"],
+        ["--to", "0001-01-05"],
+        ["--from", "9999-12-31", "--to", "9999-12-31"],
+    ],
+)
+def test_extreme_dates_are_one_line_and_exit_2(db, config, capsys, command, dates):
+    assert run(config, *command, *dates) == 2
+    err = capsys.readouterr().err
+    assert "is out of range" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", [["sla", "report"], ["report", "leak"]])
+def test_the_widest_period_still_reports(db, config, capsys, command):
+    period = ["--from", "1900-01-01", "--to", "9998-12-31"]
+    assert run(config, *command, *period, "--format", "json") == 0
+
+
+@pytest.mark.parametrize("command", [["sla", "report"], ["report", "leak"]])
+def test_an_unknown_client_is_one_line_and_exit_2(db, config, capsys, command):
+    assert run(config, *command, "--company", "Nope") == 2
+    assert capsys.readouterr().err == "msp-intake: no such client: Nope\n"
+
+
+def test_the_client_is_matched_ignoring_case_not_as_a_pattern(
+    db, config, companies, capsys
+):
+    make_ticket(utc("2026-11-17T15:15"), "P2", company=companies["Acme Dental"])
+    period = ["--from", "2026-11-01", "--to", "2026-11-30", "--format", "json"]
+    assert run(config, "sla", "report", *period, "--company", " acme DENTAL ") == 0
+    assert json.loads(capsys.readouterr().out)["overall"]["tickets"] == 1
+    # A LIKE pattern used to match "Acme%" to Acme Dental.
+    assert run(config, "sla", "report", *period, "--company", "Acme%") == 2
+
+
+def test_sla_report_warns_of_a_contract_for_no_known_client(db, config, capsys):
+    Company.create(name="london law")
+    assert run(config, "sla", "report") == 0
+    assert capsys.readouterr().err == (
+        "msp-intake: warning: [sla.contract Acme Dental]: no such client in the "
+        "directory; its terms apply to no call until one is imported\n"
+    )

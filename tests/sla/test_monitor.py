@@ -6,11 +6,12 @@ must decide what time it is; nothing else is faked.
 
 import asyncio
 import datetime
+import logging
 
 import pytest
 
 from ari_app import events, store
-from ari_app.models import Ticket, TicketEvent, utcnow
+from ari_app.models import Company, Ticket, TicketEvent, utcnow
 from ari_app.sla import monitor
 from ari_app.sla.component import make_component
 from ari_app.sla.models import SlaEvent
@@ -209,3 +210,21 @@ async def test_the_loop_keeps_checking_on_its_interval(tmp_path, write_sla_confi
         await component.stop()
         await worker.stop()
         events._subscribers["sla.breached"].clear()
+
+
+async def test_a_contract_for_no_known_client_is_one_warning_at_start(
+    service, tmp_path, caplog
+):
+    """The directory may be imported after the config is written: warn, start."""
+    start, stop = service
+    store.open_store(str(tmp_path / "intake.sqlite3"))
+    Company.create(name="ACME DENTAL")  # matched ignoring case, like a call's client
+    store.close_store()
+    with caplog.at_level(logging.WARNING, logger="ari_app.sla"):
+        await start()
+    await stop()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        "[sla.contract London Law]: no such client in the directory; "
+        "its terms apply to no call until one is imported"
+    ]
