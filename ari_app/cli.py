@@ -205,9 +205,12 @@ def cmd_directory_import(args, conf):
     report = import_csv(args.file, conf.default_region)
     for line, reason in report.skipped:
         print(f"{args.file}:{line}: skipped: {reason}", file=sys.stderr)
+    for line, reason in report.warnings:
+        print(f"{args.file}:{line}: warning: {reason}", file=sys.stderr)
     print(
         f"imported {report.companies} new company(ies), {report.contacts} new "
-        f"contact(s); {len(report.skipped)} row(s) skipped"
+        f"contact(s); {len(report.skipped)} row(s) skipped, "
+        f"{len(report.warnings)} warning(s)"
     )
     return 0
 

@@ -93,7 +93,10 @@ def test_directory_import_reports_bad_rows_by_line(tmp_path):
         "-c", config_file(tmp_path), "directory", "import", str(csv_path)
     )
     assert result.returncode == 0
-    assert "1 new company(ies), 1 new contact(s); 2 row(s) skipped" in result.stdout
+    assert (
+        "1 new company(ies), 1 new contact(s); 2 row(s) skipped, 0 warning(s)"
+        in result.stdout
+    )
     assert f"{csv_path}:3: skipped: phone 'call me' is not a number" in result.stderr
     assert f"{csv_path}:4: skipped: empty contact" in result.stderr
 
@@ -169,3 +172,12 @@ def test_demo_json_gives_the_bad_monday(tmp_path):
     }
     assert all(ISO_MS_Z.match(t["contact_at"]) for t in tickets.values())
     assert all(t["status"] == "open" for t in tickets.values())
+
+
+def test_tickets_show_refuses_odd_numbers(tmp_path):
+    path = config_file(tmp_path)
+    for text in ("²", "MSP-١", "99999999999999999999999", "-1", "MSP-"):
+        result = msp_intake("-c", path, "tickets", "show", text)
+        assert result.returncode == 2, text
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert "not a ticket number" in result.stderr
