@@ -174,7 +174,9 @@ class SyncWorker:
         ticket = Ticket.get_by_id(ticket_id)
         try:
             if link.psa_ticket_id is None:
-                self._create(ticket, link, attempted)
+                found = self._create(ticket, link, attempted)
+                if found:
+                    self._update(ticket, link, covered)
             else:
                 self._update(ticket, link, covered)
         except PsaRejected as exc:
@@ -196,23 +198,33 @@ class SyncWorker:
         return link, not created and link.psa_ticket_id is None
 
     def _create(self, ticket, link, attempted):
+        """Create the PSA ticket, or find the one an earlier attempt made.
+
+        True when it was found: the PSA then holds whatever that attempt sent,
+        which may be older than the ticket is now, so the caller sends it all.
+        """
         psa_id = self.connector.find(ticket) if attempted else None
-        if psa_id is not None:
+        found = psa_id is not None
+        if found:
             logger.info(
                 "ticket %s: found PSA ticket %s from an earlier attempt",
                 ticket.id,
                 psa_id,
             )
+            # Not known what that attempt carried: claim nothing was sent, so the
+            # update brings priority, answers and the rest up to date.
+            link.sent = "{}"
         else:
             psa_id = self.connector.create(
                 ticket, delivery=f"{ticket.reference}:created"
             )
             logger.info("ticket %s: created PSA ticket %s", ticket.id, psa_id)
+            link.sent = json.dumps(snapshot(ticket))
         link.psa_ticket_id = psa_id
         link.created_at = utcnow()
         # Saved with the outbox rows it covers, in one transaction (``_done``); if
         # we die before that, the next attempt finds the ticket by our reference.
-        link.sent = json.dumps(snapshot(ticket))
+        return found
 
     def _update(self, ticket, link, covered):
         sent = json.loads(link.sent or "{}")

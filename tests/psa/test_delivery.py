@@ -251,3 +251,26 @@ def test_worker_thread_delivers_within_a_second(tmp_path, psa_store, cw):
     finally:
         worker.stop()
     assert PsaLink.get(PsaLink.ticket == ticket.id).psa_ticket_id
+
+
+def test_found_after_a_lost_answer_still_gets_the_triage(tmp_path, psa_store, cw):
+    """The lookup finds the ticket after triage: the PSA still holds the first
+    attempt's state, so the priority and the answers must follow."""
+    worker = make_worker(load(tmp_path, "connectwise", cw.url))
+    ticket = new_ticket(1)
+    cw.commit_then_drop(path=TICKETS)
+    worker.step()  # created in the PSA; the answer is lost
+    cw.down = True  # the PSA is away while the caller finishes triage
+    triage(ticket.id, "P1")
+    worker.paused_until = 0.0
+    worker.step()
+    cw.down = False
+
+    drain(worker)
+
+    assert len(cw.tickets) == 1 and cw.duplicates() == 0
+    psa_id = int(_link(ticket.id).psa_ticket_id)
+    assert cw.tickets[psa_id]["priority_id"] == 1
+    notes = [text for i, text in cw.notes if i == psa_id]
+    assert len(notes) == 1 and notes[0].startswith("Triage answers:")
+    assert "Priority: P1" in notes[0]
