@@ -5,8 +5,10 @@ serve the calls msp-intake makes, on 127.0.0.1, each in its own thread. They
 check credentials the way the PSA does, required fields and field lengths, and
 answer errors in the PSA's own body shape. Faults are scripted per request:
 ``fail(status)`` (with ``retry_after`` for a 429), ``hang(seconds)`` (past the
-client's timeout), ``commit_then_drop()`` (the ticket is created, then the
-connection closes before the answer) and ``down`` (every connection dropped).
+client's timeout, then does the work: a slow commit), ``commit_then_drop()``
+(the ticket is created, then the connection closes before the answer),
+``answer(status, body)`` (an odd body, as from a proxy or maintenance page,
+without doing the work) and ``down`` (every connection dropped).
 The demo runs one so that the board shows PSA ticket numbers.
 """
 
@@ -23,12 +25,13 @@ from ..models import utcnow
 
 @dataclasses.dataclass
 class Fault:
-    kind: str  # "status", "hang", "drop", "commit_then_drop"
+    kind: str  # "status", "hang", "drop", "commit_then_drop", "answer"
     status: int = 500
     retry_after: str | None = None
     seconds: float = 0.0
     method: str | None = None  # only requests with this method (None: any)
     path: str | None = None  # only paths starting with this
+    body: object = None  # what an "answer" fault replies
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -123,6 +126,13 @@ class PsaDouble:
             Fault("commit_then_hang", seconds=seconds, method=method, path=path)
         )
 
+    def answer(self, status, body, times=1, method=None, path=None):
+        """Reply ``status`` with ``body`` instead of doing the request's work."""
+        for _ in range(times):
+            self.faults.append(
+                Fault("answer", status, method=method, path=path, body=body)
+            )
+
     def commit_then_drop(self, times=1, method="POST", path=None):
         for _ in range(times):
             self.faults.append(Fault("commit_then_drop", method=method, path=path))
@@ -195,6 +205,8 @@ class PsaDouble:
             time.sleep(fault.seconds)
         if fault is not None and fault.kind == "drop":
             return _drop(handler)
+        if fault is not None and fault.kind == "answer":
+            return _send(handler, fault.status, fault.body)
         if fault is not None and fault.kind == "status":
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
             return _send(handler, fault.status, self.error_body(fault.status), headers)

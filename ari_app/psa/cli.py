@@ -6,6 +6,7 @@ adds ``sync`` under the core's ``directory`` command. Each handler is
 line on stderr and exit code 2.
 """
 
+import datetime
 import sys
 
 from tabulate import tabulate
@@ -20,6 +21,9 @@ from .models import TABLES, get_state, set_state
 from .settings import load_settings
 
 OFF = "PSA sync is off: no [psa] section, or type = none"
+# The worker's heartbeat is older than this: it is not running. A request in
+# flight (up to the PSA timeout) or a slow store write can delay a beat.
+STALE_AFTER = 60.0
 
 
 def register(subparsers):
@@ -75,6 +79,7 @@ def sync_status(args, config):
         f"retrying {counts['retrying']}, parked {counts['parked']}"
     )
     print(f"last delivery: {_when(get_state('last_success_at'))}")
+    print(_worker_line(settings))
     error = get_state("last_error")
     if error:
         print(f"last error ({_when(get_state('last_error_at'))}): {error}")
@@ -109,8 +114,41 @@ def sync_retry(args, config):
         count = outbox.unpark(args.ticket)
         set_state("retry_requested_at", models.utcnow().isoformat())
     which = f" of ticket {args.ticket}" if args.ticket else ""
-    print(f"requeued {count} parked change(s){which}; the service sends them now")
+    if _worker_stale(settings):
+        print(
+            f"requeued {count} parked change(s){which}; the service does not seem "
+            "to be running (no sync heartbeat), so nothing is sent until it starts"
+        )
+    else:
+        print(f"requeued {count} parked change(s){which}; the service sends them now")
     return 0
+
+
+def _worker_age(settings):
+    """Seconds since the sync worker last ran, or None if it never has."""
+    seen = get_state("worker_seen_at")
+    if not seen:
+        return None
+    age = models.utcnow() - datetime.datetime.fromisoformat(seen)
+    return age.total_seconds()
+
+
+def _worker_stale(settings):
+    age = _worker_age(settings)
+    return age is None or age > max(STALE_AFTER, 2 * settings.timeout + 30)
+
+
+def _worker_line(settings):
+    age = _worker_age(settings)
+    seen = _when(get_state("worker_seen_at"))
+    if age is None:
+        return "sync worker: never ran (is the service running?)"
+    if _worker_stale(settings):
+        return (
+            f"sync worker: NOT RUNNING, last seen {seen} ({age:.0f} s ago); "
+            "see the service log"
+        )
+    return f"sync worker: running, last seen {seen}"
 
 
 def sync_test(args, config):

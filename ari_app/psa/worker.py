@@ -11,8 +11,14 @@ rather than a thousand. The loop, each turn:
    patch (priority) and notes, recording each step as it succeeds;
 4. on failure: a refusal parks the row (other tickets go on); anything else
    pauses the whole sync with exponential backoff and jitter, or for exactly
-   the ``Retry-After`` the PSA asked for;
+   the ``Retry-After`` the PSA asked for; an error nobody foresaw (an odd
+   answer, a bug) parks that row too, with a traceback in the log: the thread
+   never stops for one ticket;
 5. when idle: read back first responses, pull the directory when it is due.
+
+Every turn records a heartbeat (``worker_seen_at`` in ``psa_state``, at most
+every ``HEARTBEAT`` seconds) so that ``sync status``, in another process, can
+tell a running sync from a stopped one.
 
 Store writes go through ``write`` so that, in the service, they run in the
 store's own thread (SQLite has one writer); reads use this thread's connection.
@@ -40,6 +46,10 @@ IDLE_POLL = 1.0  # seconds between outbox polls when nothing woke us
 SETTLE_STEP = 0.003
 SETTLE_FOR = 0.5
 RESPONSE_BATCH = 100
+HEARTBEAT = 10.0  # seconds between heartbeat writes
+# After an unexpected error outside any one delivery, wait this long: a store
+# that keeps failing must not turn the loop into a busy one.
+ERROR_PAUSE = 5.0
 RESPONSE_WINDOW_DAYS = 14
 
 
@@ -72,6 +82,7 @@ class SyncWorker:
         self._next_directory = time.monotonic()
         self._next_prune = time.monotonic()
         self._retry_seen = None
+        self._next_beat = 0.0
 
     # Lifecycle.
 
@@ -101,12 +112,16 @@ class SyncWorker:
     def _run(self):
         try:
             while not self._stop.is_set():
-                if not self.step():
+                try:
+                    busy = self.step()
+                except Exception:
+                    # A bug or a store that failed, outside any one delivery: say so
+                    # loudly and go on, since tickets keep arriving.
+                    logger.exception("psa sync: unexpected error; going on")
+                    self._stop.wait(ERROR_PAUSE)
+                    continue
+                if not busy:
                     self._idle()
-        except Exception:
-            # Only a bug gets here; say so loudly rather than die silently.
-            logger.exception("psa sync thread stopped by an unexpected error")
-            raise
         finally:
             self.connector.close()
             models.database.close()
@@ -133,6 +148,7 @@ class SyncWorker:
 
     def step(self):
         """Do one piece of work; False when there was none to do."""
+        self._heartbeat()
         if self.paused and not self._retry_requested():
             return False
         item = outbox.next_due()
@@ -156,6 +172,12 @@ class SyncWorker:
             self.write(outbox.prune)
         return False
 
+    def _heartbeat(self):
+        now = time.monotonic()
+        if now >= self._next_beat:
+            self._next_beat = now + HEARTBEAT
+            self.write(lambda: set_state("worker_seen_at", utcnow().isoformat()))
+
     def _retry_requested(self):
         """``sync retry`` (another process) lifts the pause through the store."""
         requested = _state("retry_requested_at")
@@ -171,8 +193,8 @@ class SyncWorker:
         ticket_id = item.ticket_id
         covered = outbox.last_pending_id(ticket_id) or item.id
         link, attempted = self.write(lambda: self._start_attempt(item))
-        ticket = Ticket.get_by_id(ticket_id)
         try:
+            ticket = Ticket.get_by_id(ticket_id)
             if link.psa_ticket_id is None:
                 found = self._create(ticket, link, attempted)
                 if found:
@@ -184,6 +206,13 @@ class SyncWorker:
             return
         except PsaError as exc:
             self._retry(item, exc)
+            return
+        except Exception as exc:
+            # Nothing foreseen: park this ticket, keep the others going.
+            logger.exception(
+                "ticket %s: unexpected error delivering to the PSA", ticket_id
+            )
+            self._park(item, PsaRejected(f"unexpected error: {_one_line(exc)}"))
             return
         self.failures = 0
         self.write(lambda: self._done(ticket_id, covered, link))
@@ -249,7 +278,7 @@ class SyncWorker:
         set_state("last_success_at", utcnow().isoformat())
 
     def _park(self, item, exc):
-        logger.warning("ticket %s: parked, the PSA refused it: %s", item.ticket_id, exc)
+        logger.warning("ticket %s: parked: %s", item.ticket_id, exc)
 
         def park():
             outbox.park(item, exc.message)
@@ -374,6 +403,12 @@ class SyncWorker:
             )
         except PsaError as exc:
             logger.warning("directory sync from %s failed: %s", self.settings.type, exc)
+
+
+def _one_line(exc):
+    """``KeyError: 'id'``: the error's type and first line, for ``sync status``."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
 
 
 def _days(count):

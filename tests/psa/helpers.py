@@ -97,11 +97,15 @@ def write_config(tmp_path, kind, url, extra="", mode=0o600, store_path=None):
     if kind == "autotask":
         url = url + "/ATServicesRest"
     text = BASE.format(store=store_path or tmp_path / "intake.sqlite3")
+    # A setting in ``extra`` replaces the same one in the PSA's text or FAST.
     overridden = {line.split("=")[0].strip() for line in extra.splitlines() if line}
-    fast = "".join(
-        f"{line}\n"
-        for line in FAST.splitlines()
-        if line and line.split("=")[0].strip() not in overridden
+    psa, fast = (
+        "".join(
+            f"{line}\n"
+            for line in text.splitlines()
+            if line and line.split("=")[0].strip() not in overridden
+        )
+        for text in (psa, FAST)
     )
     text += f"\n[psa]\nurl = {url}\nsecrets = {secrets_path}\n{psa}{fast}{extra}"
     path = tmp_path / "msp-intake.conf"

@@ -3,6 +3,7 @@
 from ari_app import cli, store
 from ari_app.models import Company
 from ari_app.psa import outbox
+from ari_app.psa.models import set_state
 
 from .helpers import drain, load, make_worker, new_ticket, write_config
 
@@ -95,3 +96,19 @@ def test_demo_psa_overrides_make_a_working_component(tmp_path):
         assert settings.url == double.url and settings.type == "connectwise"
     finally:
         double.stop()
+
+
+def test_status_and_retry_say_when_the_sync_worker_is_not_running(tmp_path, cw, capsys):
+    _park_one(tmp_path, cw)  # the worker ran just now
+    path = write_config(tmp_path, "connectwise", cw.url)
+    assert cli.main(["-c", path, "sync", "status"]) == 0
+    assert "sync worker: running, last seen" in capsys.readouterr().out
+
+    store.open_store(str(tmp_path / "intake.sqlite3"))
+    set_state("worker_seen_at", "2020-01-01T00:00:00")  # it stopped long ago
+    store.close_store()
+    cli.main(["-c", path, "sync", "status"])
+    assert "sync worker: NOT RUNNING, last seen 2020-01-01" in capsys.readouterr().out
+    assert cli.main(["-c", path, "sync", "retry"]) == 0
+    out = capsys.readouterr().out
+    assert "does not seem to be running" in out and "sends them now" not in out

@@ -222,3 +222,14 @@ def test_first_response_reaches_the_sla_clock(tmp_path, psa_store, cw):
     assert recorded.first_response_at is not None
     assert recorded.first_response_via == "psa"
     assert recorded.first_response_at >= recorded.contact_at
+
+
+@pytest.mark.parametrize(
+    "kind, line", [("halo", "status = New"), ("autotask", "priority_p1 = High")]
+)
+def test_a_name_where_the_psa_takes_a_number_stops_start_up(tmp_path, kind, line):
+    setting = line.split(" ")[0]
+    conf = load(tmp_path, kind, "http://127.0.0.1:9", extra=line + "\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(conf)
+    assert f"[psa] {setting}" in str(caught.value)

@@ -274,3 +274,50 @@ def test_found_after_a_lost_answer_still_gets_the_triage(tmp_path, psa_store, cw
     notes = [text for i, text in cw.notes if i == psa_id]
     assert len(notes) == 1 and notes[0].startswith("Triage answers:")
     assert "Priority: P1" in notes[0]
+
+
+def _wait(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
+
+
+def test_odd_answers_park_their_ticket_and_the_thread_goes_on(
+    tmp_path, psa_store, cw, caplog
+):
+    """A 200 without an id, then a lookup answer the code did not expect (a
+    KeyError inside the connector): each parks its own ticket, nothing more."""
+    worker = make_worker(load(tmp_path, "connectwise", cw.url))
+    cw.answer(200, {"ok": True}, path=TICKETS, method="POST")
+    worker.start()
+    try:
+        odd = new_ticket(1)
+        assert _wait(lambda: _parked(odd.id))
+        cw.fail(500, path=TICKETS, method="POST")  # so the next one looks up
+        cw.answer(200, [{"ticket": 7}], path=TICKETS, method="GET")
+        broken = new_ticket(2)
+        assert _wait(lambda: _parked(broken.id))
+        good = new_ticket(3)
+        assert _wait(lambda: _psa_id(good.id))
+        assert worker.running
+    finally:
+        worker.stop()
+    assert "the answer has no id: {'ok': True}" in _parked(odd.id).last_error
+    assert _parked(broken.id).last_error == "unexpected error: KeyError: 'id'"
+    logged = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [r.getMessage() for r in logged] == [
+        "ticket 2: unexpected error delivering to the PSA"
+    ]
+    assert logged[0].exc_info is not None
+
+
+def _parked(ticket_id):
+    return OutboxItem.get_or_none(
+        OutboxItem.ticket == ticket_id, OutboxItem.state == PARKED
+    )
+
+
+def _psa_id(ticket_id):
+    link = PsaLink.get_or_none(PsaLink.ticket == ticket_id)
+    return link and link.psa_ticket_id

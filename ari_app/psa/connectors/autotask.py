@@ -12,13 +12,15 @@ import json
 
 from ... import config as cfg
 from ...exceptions import ConfigError
-from ..exceptions import PsaRejected
+from ..exceptions import PsaUnavailable
 from .base import (
+    NUMERIC_SETTINGS,
     CompanyRecord,
     Connector,
     ContactRecord,
     Directory,
     ResponseState,
+    answer_id,
     description,
     iso,
     parse_time,
@@ -51,7 +53,11 @@ class AutotaskConnector(Connector):
         ):
             options[key] = cfg.get(parser, "psa", key, default)
         options["unmatched_company"] = cfg.get(parser, "psa", "unmatched_company", "")
-        for key, value in options.items():
+        # Status and priorities are picklist numbers too; checked here, not kept.
+        picked = dict(options)
+        for key in NUMERIC_SETTINGS:
+            picked[key] = cfg.get(parser, "psa", key, "")
+        for key, value in picked.items():
             if value and not value.isdigit():
                 raise ConfigError(f"[psa] {key}", f"{value!r} is not a picklist number")
         return options
@@ -70,7 +76,10 @@ class AutotaskConnector(Connector):
                 "/V1.0/ZoneInformation",
                 params={"user": self.secret("username")},
             )
-            self._zone = found["url"].rstrip("/") + "/V1.0"
+            url = found.get("url") if isinstance(found, dict) else None
+            if not url:
+                raise PsaUnavailable("GET /V1.0/ZoneInformation: the answer has no url")
+            self._zone = url.rstrip("/") + "/V1.0"
         return self._zone
 
     def _query(self, entity, filters, ticket=None):
@@ -107,10 +116,7 @@ class AutotaskConnector(Connector):
         created = self.http.request(
             "POST", f"{self._base()}/Tickets", json=body, ticket=ticket.id
         )
-        item_id = created.get("itemId")
-        if item_id is None:
-            raise PsaRejected(f"POST /Tickets: answer has no itemId: {created}")
-        return str(item_id)
+        return answer_id(created, "itemId", "POST /Tickets")
 
     def set_priority(self, psa_id, ticket, priority):
         body = {"id": int(psa_id), "priority": int(self.settings.priorities[priority])}

@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 
 from ...models import ABANDONED
+from ..exceptions import PsaRejected
 from ..http import PsaHttp
 
 ANSWER_FIELDS = (
@@ -27,6 +28,15 @@ SNAPSHOT_FIELDS = ANSWER_FIELDS + (
     "recording_url",
     "company_id",
     "contact_id",
+)
+# The [psa] settings that Autotask and Halo take as numbers (picklist values or
+# ids); read_options refuses a name there, since it would fail every create.
+NUMERIC_SETTINGS = (
+    "status",
+    "priority_p1",
+    "priority_p2",
+    "priority_p3",
+    "priority_p4",
 )
 
 
@@ -265,6 +275,18 @@ def changes_between(sent, ticket):
         )
         steps.append(Step("note" if text else "none", text, {"status": now["status"]}))
     return [step for step in steps if step.kind != "none" or step.covers]
+
+
+def answer_id(answer, key, request):
+    """The new record's id from a PSA's answer, or PsaRejected naming the problem.
+
+    A 200 without the id comes from a proxy or maintenance page as often as from
+    the PSA; the ticket is parked with what came back rather than guessed at.
+    """
+    value = answer.get(key) if isinstance(answer, dict) else None
+    if value is None or value == "":
+        raise PsaRejected(f"{request}: the answer has no {key}: {str(answer)[:100]}")
+    return str(value)
 
 
 def iso(value):

@@ -16,6 +16,7 @@ from .base import (
     ContactRecord,
     Directory,
     ResponseState,
+    answer_id,
     description,
     iso,
     parse_time,
@@ -76,7 +77,7 @@ class ConnectWiseConnector(Connector):
         created = self.http.request(
             "POST", "/service/tickets", json=body, ticket=ticket.id
         )
-        return str(created["id"])
+        return answer_id(created, "id", "POST /service/tickets")
 
     def _company(self, ticket):
         value = self.company_value(ticket)

@@ -14,14 +14,16 @@ import time
 
 from ... import config as cfg
 from ...exceptions import ConfigError
-from ..exceptions import PsaAuthError
+from ..exceptions import PsaAuthError, PsaUnavailable
 from ..http import PsaHttp
 from .base import (
+    NUMERIC_SETTINGS,
     CompanyRecord,
     Connector,
     ContactRecord,
     Directory,
     ResponseState,
+    answer_id,
     description,
     iso,
     parse_time,
@@ -61,6 +63,9 @@ class HaloConnector(Connector):
         for key in ("ticket_type", "unmatched_user"):
             if options[key] and not options[key].isdigit():
                 raise ConfigError(f"[psa] {key}", f"{options[key]!r} is not an id")
+        # Halo takes these as ids only; a name would fail every create.
+        for key in NUMERIC_SETTINGS:
+            _id_setting(parser, key)
         company = cfg.get(parser, "psa", "unmatched_company", "")
         if company and not company.isdigit():
             raise ConfigError(
@@ -89,8 +94,15 @@ class HaloConnector(Connector):
             "scope": "all",
         }
         found = self.auth_http.request("POST", "/token", params=params, data=form)
-        self._token = found["access_token"]
-        self._token_expires = time.monotonic() + float(found.get("expires_in", 3600))
+        token = found.get("access_token") if isinstance(found, dict) else None
+        if not token:
+            raise PsaUnavailable("POST /token: the answer has no access_token")
+        try:
+            lifetime = float(found.get("expires_in", 3600))
+        except (TypeError, ValueError):
+            lifetime = 3600.0
+        self._token = token
+        self._token_expires = time.monotonic() + lifetime
         return self._token
 
     def _call(self, method, path, **kwargs):
@@ -124,9 +136,9 @@ class HaloConnector(Connector):
         if user:
             body["user_id"] = int(user)
         created = self._call("POST", "/Tickets", json=[body], ticket=ticket.id)
-        if isinstance(created, list):
+        if isinstance(created, list) and created:
             created = created[0]
-        return str(created["id"])
+        return answer_id(created, "id", "POST /Tickets")
 
     def set_priority(self, psa_id, ticket, priority):
         body = {
@@ -205,6 +217,12 @@ class HaloConnector(Connector):
             )
         )
         return [problem for problem in problems if problem]
+
+
+def _id_setting(parser, key):
+    value = cfg.get(parser, "psa", key, "")
+    if value and not value.isdigit():
+        raise ConfigError(f"[psa] {key}", f"{value!r} is not an id")
 
 
 def _contact(row):
