@@ -13,6 +13,7 @@ import logging
 import time
 
 import requests
+import urllib3
 
 from .exceptions import (
     PsaAuthError,
@@ -56,6 +57,10 @@ class PsaHttp:
             response = self.session.request(
                 method, url, headers=headers, timeout=self.timeout, **kwargs
             )
+        except requests.ConnectTimeout as exc:
+            # No connection, so nothing was sent: plainly unavailable.
+            self._log(method, path, ticket, "connect timeout", started)
+            raise PsaUnavailable(f"{method} {path}: no connection") from exc
         except requests.Timeout as exc:
             self._log(method, path, ticket, "timeout", started)
             raise PsaTimeout(
@@ -63,6 +68,8 @@ class PsaHttp:
             ) from exc
         except requests.ConnectionError as exc:
             self._log(method, path, ticket, "connection failed", started)
+            if _never_connected(exc):
+                raise PsaUnavailable(f"{method} {path}: {_reason(exc)}") from exc
             # A dropped connection after the request was written is as ambiguous as a
             # timeout: the PSA may have committed the ticket.
             raise PsaTimeout(f"{method} {path}: {_reason(exc)}") from exc
@@ -151,6 +158,18 @@ def parse_retry_after(value):
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _never_connected(exc):
+    """True when the connection was refused or the name not found: not sent.
+
+    requests wraps urllib3's MaxRetryError, whose ``reason`` says why.
+    """
+    return any(
+        isinstance(arg, urllib3.exceptions.MaxRetryError)
+        and isinstance(arg.reason, urllib3.exceptions.NewConnectionError)
+        for arg in exc.args
+    )
 
 
 _REASONS = (

@@ -74,3 +74,7 @@ def get_state(key, default=None):
 
 def set_state(key, value):
     SyncState.insert(key=key, value=str(value)).on_conflict_replace().execute()
+
+
+def delete_state(key):
+    SyncState.delete().where(SyncState.key == key).execute()

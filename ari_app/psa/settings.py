@@ -26,6 +26,7 @@ COMMON_KEYS = {
     "verify_tls",
     "ca_bundle",
     "timeout",
+    "create_holdoff",
     "backoff_initial",
     "backoff_max",
     "response_poll",
@@ -63,6 +64,8 @@ class PsaSettings:
     unmatched_company: str | None
     options: dict  # the PSA type's own settings, already checked
     credentials: dict = dataclasses.field(repr=False, default_factory=dict)
+    # Seconds to wait after a create that got no answer before creating again.
+    create_holdoff: float = 60.0
 
 
 def load_settings(config, *, with_secrets=True):
@@ -108,6 +111,9 @@ def load_settings(config, *, with_secrets=True):
         ),
         options=klass.read_options(parser),
         credentials=credentials,
+        create_holdoff=cfg.get_float(
+            parser, "psa", "create_holdoff", 60.0, low=0, high=3600
+        ),
     )
     if settings.status in settings.responded_statuses:
         raise ConfigError(

@@ -6,7 +6,11 @@ rather than a thousand. The loop, each turn:
 
 1. take the oldest due outbox row whose ticket has nothing older waiting;
 2. no PSA ticket yet: if an earlier attempt may have reached the PSA, look the
-   ticket up by our reference first; create it only if it is not there;
+   ticket up by our reference first; create it only if it is not there. A
+   create that got no answer (a timeout, a connection dropped after sending,
+   the service killed mid-request) may still commit at the PSA later, so the
+   create is not repeated until ``create_holdoff`` seconds after it, and only
+   after a lookup made then;
 3. a PSA ticket already: send what changed since the PSA was last told, as a
    patch (priority) and notes, recording each step as it succeeds;
 4. on failure: a refusal parks the row (other tickets go on); anything else
@@ -35,8 +39,14 @@ from ..exceptions import MspIntakeError
 from ..models import IN_CALL, OPEN, Ticket, utcnow
 from . import directory_sync, first_response, outbox
 from .connectors.base import changes_between, snapshot
-from .exceptions import PsaAuthError, PsaError, PsaRejected, PsaThrottled
-from .models import PsaLink, set_state
+from .exceptions import (
+    PsaAuthError,
+    PsaError,
+    PsaRejected,
+    PsaThrottled,
+    PsaTimeout,
+)
+from .models import PsaLink, delete_state, set_state
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +61,14 @@ HEARTBEAT = 10.0  # seconds between heartbeat writes
 # that keeps failing must not turn the loop into a busy one.
 ERROR_PAUSE = 5.0
 RESPONSE_WINDOW_DAYS = 14
+
+
+class CreateHeldOff(Exception):
+    """Not an error: a create is held back while an earlier one may commit."""
+
+    def __init__(self, seconds):
+        super().__init__(seconds)
+        self.seconds = seconds
 
 
 def direct_write(function):
@@ -201,6 +219,9 @@ class SyncWorker:
                     self._update(ticket, link, covered)
             else:
                 self._update(ticket, link, covered)
+        except CreateHeldOff as held:
+            self._hold(item, held.seconds)
+            return
         except PsaRejected as exc:
             self._park(item, exc)
             return
@@ -232,7 +253,9 @@ class SyncWorker:
         True when it was found: the PSA then holds whatever that attempt sent,
         which may be older than the ticket is now, so the caller sends it all.
         """
-        psa_id = self.connector.find(ticket) if attempted else None
+        unsure = _parse(_state(_unsure_key(ticket.id)))
+        looked_up = attempted or unsure is not None
+        psa_id = self.connector.find(ticket) if looked_up else None
         found = psa_id is not None
         if found:
             logger.info(
@@ -244,16 +267,57 @@ class SyncWorker:
             # update brings priority, answers and the rest up to date.
             link.sent = "{}"
         else:
-            psa_id = self.connector.create(
-                ticket, delivery=f"{ticket.reference}:created"
-            )
-            logger.info("ticket %s: created PSA ticket %s", ticket.id, psa_id)
+            self._check_holdoff(ticket, unsure)
+            psa_id = self._send_create(ticket)
             link.sent = json.dumps(snapshot(ticket))
         link.psa_ticket_id = psa_id
         link.created_at = utcnow()
         # Saved with the outbox rows it covers, in one transaction (``_done``); if
         # we die before that, the next attempt finds the ticket by our reference.
         return found
+
+    def _check_holdoff(self, ticket, unsure):
+        """Raise CreateHeldOff while an unanswered create may still commit.
+
+        The lookup just made found nothing; the one after the hold-off is the
+        last before a new create.
+        """
+        if unsure is None:
+            return
+        wait = self.settings.create_holdoff - (utcnow() - unsure).total_seconds()
+        if wait > 0:
+            raise CreateHeldOff(wait)
+
+    def _send_create(self, ticket):
+        # Marked before it goes out, so that a kill mid-request also holds off.
+        key = _unsure_key(ticket.id)
+        self.write(lambda: set_state(key, utcnow().isoformat()))
+        try:
+            psa_id = self.connector.create(
+                ticket, delivery=f"{ticket.reference}:created"
+            )
+        except PsaTimeout:
+            # The hold-off counts from now, when we stopped waiting for it.
+            self.write(lambda: set_state(key, utcnow().isoformat()))
+            raise
+        except PsaError:
+            self.write(lambda: delete_state(key))  # a clear answer: not created
+            raise
+        logger.info("ticket %s: created PSA ticket %s", ticket.id, psa_id)
+        return psa_id
+
+    def _hold(self, item, seconds):
+        logger.warning(
+            "ticket %s: an earlier create got no answer and is not in the PSA "
+            "yet; looking again in %.0f s before creating it",
+            item.ticket_id,
+            seconds,
+        )
+        message = (
+            "an earlier create got no answer; waiting for it to show up in "
+            "the PSA before creating again"
+        )
+        self.write(lambda: outbox.mark_retry(item, message, seconds))
 
     def _update(self, ticket, link, covered):
         sent = json.loads(link.sent or "{}")
@@ -274,6 +338,7 @@ class SyncWorker:
 
     def _done(self, ticket_id, covered, link):
         link.save()
+        delete_state(_unsure_key(ticket_id))
         outbox.mark_done(ticket_id, covered)
         set_state("last_success_at", utcnow().isoformat())
 
@@ -403,6 +468,11 @@ class SyncWorker:
             )
         except PsaError as exc:
             logger.warning("directory sync from %s failed: %s", self.settings.type, exc)
+
+
+def _unsure_key(ticket_id):
+    """The ``psa_state`` key holding when an unanswered create of it went out."""
+    return f"create_unsure:{ticket_id}"
 
 
 def _one_line(exc):

@@ -25,6 +25,7 @@ path = {store}
 # Short timeouts and backoff so a test sees several retries in well under a second.
 FAST = """
 timeout = 0.5
+create_holdoff = 0.05
 backoff_initial = 0.02
 backoff_max = 0.1
 response_poll = 0

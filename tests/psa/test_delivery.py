@@ -102,13 +102,24 @@ def test_create_whose_answer_is_lost_makes_no_duplicate(tmp_path, psa_store, cw)
 
 
 def test_create_that_hangs_past_the_timeout_makes_no_duplicate(tmp_path, psa_store, cw):
-    worker = make_worker(load(tmp_path, "connectwise", cw.url))
-    new_ticket(1)
+    """A slow PSA commits the create 1 s after it came, long after we gave up."""
+    conf = load(tmp_path, "connectwise", cw.url, "create_holdoff = 1.5\n")
+    worker = make_worker(conf)
+    ticket = new_ticket(1)
     cw.hang(1.0, path=TICKETS, method="POST")  # the client gives up at 0.5 s
+    new_ticket(2)
 
+    started = time.monotonic()
     drain(worker)
 
-    assert len(cw.tickets) == 1 and cw.duplicates() == 0
+    assert time.monotonic() - started >= 1.5  # the hold-off was kept
+    time.sleep(max(0.0, started + 1.2 - time.monotonic()))  # the slow one is in
+    assert len(cw.tickets) == 2 and cw.duplicates() == 0
+    created = {reference: str(psa_id) for reference, psa_id in cw.creates}
+    assert _link(ticket.id).psa_ticket_id == created["MSP-1"]  # found, not again
+    assert created["MSP-2"] == "1001"  # created first: the hold-off held only MSP-1
+    lookups = [p for m, p, _ in cw.requests if m == "GET" and "MSP-1%22" in p]
+    assert len(lookups) >= 2
 
 
 def test_killed_between_queueing_and_sending(tmp_path, cw):
