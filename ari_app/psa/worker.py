@@ -38,7 +38,7 @@ from .. import models
 from ..exceptions import MspIntakeError
 from ..models import IN_CALL, OPEN, Ticket, utcnow
 from . import directory_sync, first_response, outbox
-from .connectors.base import changes_between, snapshot
+from .connectors.base import changes_between, created_snapshot
 from .exceptions import (
     PsaAuthError,
     PsaError,
@@ -214,11 +214,10 @@ class SyncWorker:
         try:
             ticket = Ticket.get_by_id(ticket_id)
             if link.psa_ticket_id is None:
-                found = self._create(ticket, link, attempted)
-                if found:
-                    self._update(ticket, link, covered)
-            else:
-                self._update(ticket, link, covered)
+                # Then, at once, what the create did not carry (or, for a found
+                # ticket, everything): the transcript and recording notes.
+                self._create(ticket, link, attempted)
+            self._update(ticket, link, covered)
         except CreateHeldOff as held:
             self._hold(item, held.seconds)
             return
@@ -269,7 +268,7 @@ class SyncWorker:
         else:
             self._check_holdoff(ticket, unsure)
             psa_id = self._send_create(ticket)
-            link.sent = json.dumps(snapshot(ticket))
+            link.sent = json.dumps(created_snapshot(ticket))
         link.psa_ticket_id = psa_id
         link.created_at = utcnow()
         # Saved with the outbox rows it covers, in one transaction (``_done``); if

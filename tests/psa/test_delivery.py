@@ -332,3 +332,29 @@ def _parked(ticket_id):
 def _psa_id(ticket_id):
     link = PsaLink.get_or_none(PsaLink.ticket == ticket_id)
     return link and link.psa_ticket_id
+
+
+def test_transcript_and_recording_reach_the_psa_after_an_outage(
+    tmp_path, psa_store, cw
+):
+    """The whole call happens while the PSA is down: one create, then the notes."""
+    worker = make_worker(load(tmp_path, "connectwise", cw.url))
+    ticket = new_ticket(1)
+    triage(ticket.id, "P1")
+    store.update_ticket(
+        ticket.id,
+        event="described",
+        transcript="the server is down",
+        transcript_confidence=0.87,
+        recording_path="/var/lib/msp-intake/recordings/1.wav",
+    )
+
+    drain(worker)
+
+    psa_id = int(_link(ticket.id).psa_ticket_id)
+    notes = [text for i, text in cw.notes if i == psa_id]
+    assert "Transcript of the call (confidence 0.87):\nthe server is down" in notes
+    assert (
+        "Recording of the caller, on the intake server: "
+        "/var/lib/msp-intake/recordings/1.wav" in notes
+    )

@@ -21,13 +21,18 @@ ANSWER_FIELDS = (
     "affected_system",
     "symptom",
 )
-SNAPSHOT_FIELDS = ANSWER_FIELDS + (
-    "priority",
-    "status",
-    "transcript",
-    "recording_url",
-    "company_id",
-    "contact_id",
+# What speech adds to a ticket; read with getattr, as the columns may be absent.
+# The create's description does not carry these: they always follow as notes.
+NOTE_FIELDS = ("transcript", "transcript_confidence", "recording_path")
+SNAPSHOT_FIELDS = (
+    ANSWER_FIELDS
+    + (
+        "priority",
+        "status",
+        "company_id",
+        "contact_id",
+    )
+    + NOTE_FIELDS
 )
 # The [psa] settings that Autotask and Halo take as numbers (picklist values or
 # ids); read_options refuses a name there, since it would fail every create.
@@ -235,6 +240,14 @@ def snapshot(ticket):
     return {name: getattr(ticket, name, None) for name in SNAPSHOT_FIELDS}
 
 
+def created_snapshot(ticket):
+    """What a create told the PSA: everything but the fields sent as notes."""
+    sent = snapshot(ticket)
+    for name in NOTE_FIELDS:
+        sent.pop(name)
+    return sent
+
+
 @dataclasses.dataclass(frozen=True)
 class Step:
     """One thing to tell the PSA about a ticket already there.
@@ -261,12 +274,17 @@ def changes_between(sent, ticket):
         if text and ticket.priority:
             text += f"\nPriority: {ticket.priority} ({ticket.priority_reason or ''})"
         steps.append(Step("note", text, answers) if text else Step("none", "", answers))
-    for field, title in (
-        ("transcript", "Transcript of the call:\n"),
-        ("recording_url", "Recording: "),
-    ):
-        if now[field] and now[field] != sent.get(field):
-            steps.append(Step("note", title + str(now[field]), {field: now[field]}))
+    transcript = now["transcript"]
+    if transcript and transcript != sent.get("transcript"):
+        confidence = now["transcript_confidence"]
+        how = f" (confidence {confidence:.2f})" if confidence is not None else ""
+        text = f"Transcript of the call{how}:\n{transcript}"
+        covers = {"transcript": transcript, "transcript_confidence": confidence}
+        steps.append(Step("note", text, covers))
+    recording = now["recording_path"]
+    if recording and recording != sent.get("recording_path"):
+        text = f"Recording of the caller, on the intake server: {recording}"
+        steps.append(Step("note", text, {"recording_path": recording}))
     if now["status"] != sent.get("status"):
         text = (
             "The caller hung up before triage finished."

@@ -55,6 +55,8 @@ class WebhookConnector(Connector):
 
     def plan(self, steps):
         # One POST per update: the receiver gets the whole change at once.
+        if not steps:
+            return []
         covers = {}
         for step in steps:
             covers.update(step.covers)
