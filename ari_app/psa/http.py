@@ -38,7 +38,7 @@ class PsaHttp:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
-        self.session.verify = verify
+        self.verify = verify
         self.session.headers["Accept"] = "application/json"
         self.session.headers["User-Agent"] = "msp-intake"
         self.auth = auth  # callable(session_headers) adding auth, or None
@@ -54,8 +54,16 @@ class PsaHttp:
             self.auth(headers)
         started = time.monotonic()
         try:
+            # verify is passed on every request: set only on the session, it is
+            # replaced by REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from the environment,
+            # and the config's verify_tls / ca_bundle would be silently ignored.
             response = self.session.request(
-                method, url, headers=headers, timeout=self.timeout, **kwargs
+                method,
+                url,
+                headers=headers,
+                timeout=self.timeout,
+                verify=self.verify,
+                **kwargs,
             )
         except requests.ConnectTimeout as exc:
             # No connection, so nothing was sent: plainly unavailable.

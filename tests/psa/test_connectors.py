@@ -233,3 +233,42 @@ def test_a_name_where_the_psa_takes_a_number_stops_start_up(tmp_path, kind, line
     with pytest.raises(ConfigError) as caught:
         load_settings(conf)
     assert f"[psa] {setting}" in str(caught.value)
+
+
+def test_another_installations_ticket_is_not_taken_for_ours(
+    tmp_path, psa_store, any_psa
+):
+    """A reinstall (or a second PBX) on the same PSA starts again at MSP-1: the
+    lookup must not attach our new MSP-1 to the old one."""
+    from ari_app.psa import models as psa_models
+    from ari_app.psa import reference
+
+    kind, double = any_psa
+    if kind == "webhook":
+        pytest.skip("a webhook cannot be asked")
+    connector = make_connector(load_settings(load(tmp_path, kind, double.url)))
+    ticket = new_ticket(1)
+    psa_models.set_state("installation_id", "0ld1n5t0")
+    reference._cached = None
+    old = connector.create(ticket, delivery="old")
+    assert connector.find(ticket) == old  # the old installation finds its own
+    psa_models.delete_state("installation_id")
+    reference._cached = None
+    assert connector.find(ticket) is None  # we are a new installation
+    assert reference.external_reference(ticket) != "MSP-1-0ld1n5t0"
+    assert reference.external_reference(ticket).startswith("MSP-1-")
+
+
+def test_tls_settings_win_over_the_environment(monkeypatch):
+    """REQUESTS_CA_BUNDLE in the environment must not override the config's
+    choice. requests' own merge is what decides; no HTTPS server is needed."""
+    from ari_app.psa.http import PsaHttp
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
+    for choice in (False, "/etc/msp-intake/psa-ca.pem"):
+        http = PsaHttp("test", "https://psa.example", timeout=1, verify=choice)
+        settings = http.session.merge_environment_settings(
+            "https://psa.example/x", {}, None, http.verify, None
+        )
+        assert settings["verify"] == choice
+        http.close()

@@ -56,7 +56,7 @@ async def test_outage_for_the_first_50_of_100_tickets(tmp_path, cw):
         outbox.uninstall()
 
     assert cw.duplicates() == 0
-    references = sorted(ref for ref, _ in cw.creates)
+    references = sorted(ours(ref) for ref, _ in cw.creates)
     assert references == sorted(f"MSP-{i}" for i in ids)
     failed = [r for r in cw.requests if r[1].startswith(TICKETS)]
     assert failed  # the outage was real: requests were dropped, then retried
@@ -115,10 +115,10 @@ def test_create_that_hangs_past_the_timeout_makes_no_duplicate(tmp_path, psa_sto
     assert time.monotonic() - started >= 1.5  # the hold-off was kept
     time.sleep(max(0.0, started + 1.2 - time.monotonic()))  # the slow one is in
     assert len(cw.tickets) == 2 and cw.duplicates() == 0
-    created = {reference: str(psa_id) for reference, psa_id in cw.creates}
+    created = {ours(reference): str(psa_id) for reference, psa_id in cw.creates}
     assert _link(ticket.id).psa_ticket_id == created["MSP-1"]  # found, not again
     assert created["MSP-2"] == "1001"  # created first: the hold-off held only MSP-1
-    lookups = [p for m, p, _ in cw.requests if m == "GET" and "MSP-1%22" in p]
+    lookups = [p for m, p, _ in cw.requests if m == "GET" and "MSP-1-" in p]
     assert len(lookups) >= 2
 
 
@@ -358,3 +358,10 @@ def test_transcript_and_recording_reach_the_psa_after_an_outage(
         "Recording of the caller, on the intake server: "
         "/var/lib/msp-intake/recordings/1.wav" in notes
     )
+
+
+def ours(reference):
+    """``MSP-12`` from the PSA's ``MSP-12-<installation id>``."""
+    number, installation = reference.rsplit("-", 1)
+    assert len(installation) == 8, reference
+    return number

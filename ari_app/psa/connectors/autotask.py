@@ -13,6 +13,7 @@ import json
 from ... import config as cfg
 from ...exceptions import ConfigError
 from ..exceptions import PsaUnavailable
+from ..reference import external_reference
 from .base import (
     NUMERIC_SETTINGS,
     CompanyRecord,
@@ -92,7 +93,9 @@ class AutotaskConnector(Connector):
             params = None  # the next-page URL carries the query
 
     def find(self, ticket):
-        filters = [{"op": "eq", "field": "externalID", "value": ticket.reference}]
+        filters = [
+            {"op": "eq", "field": "externalID", "value": external_reference(ticket)}
+        ]
         for item in self._query("Tickets", filters, ticket.id):
             return str(item["id"])
         return None
@@ -105,7 +108,7 @@ class AutotaskConnector(Connector):
             "status": int(self.settings.status),
             "priority": int(self.priority_value(ticket)),
             "queueID": int(self.options["queue"]),
-            "externalID": ticket.reference,
+            "externalID": external_reference(ticket),
         }
         for option, field in (("source", "source"), ("ticket_type", "ticketType")):
             if self.options[option]:

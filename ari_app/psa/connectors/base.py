@@ -167,14 +167,15 @@ class Connector:
         return None
 
 
-def summary(ticket, limit):
+def summary(ticket, limit, reference=None):
     """``MSP-12: call from Acme (+15551234567)``, cut to the PSA's limit.
 
-    The reference leads so that a PSA search on it finds exactly this ticket.
+    The reference leads so that a PSA search on it finds exactly this ticket;
+    a PSA with no field for it passes the installation-unique ``reference``.
     """
     who = ticket.company.name if ticket.company_id else "unknown caller"
     number = ticket.caller_e164 or ticket.caller_number or ticket.caller_flag
-    text = f"{ticket.reference}: call from {who}"
+    text = f"{reference or ticket.reference}: call from {who}"
     if number:
         text += f" ({number})"
     if ticket.symptom:

@@ -10,6 +10,7 @@ the client nor count as a response.
 import base64
 
 from ... import config as cfg
+from ..reference import external_reference
 from .base import (
     CompanyRecord,
     Connector,
@@ -54,7 +55,8 @@ class ConnectWiseConnector(Connector):
         headers["clientId"] = self.secret("client_id")
 
     def find(self, ticket):
-        params = {"conditions": f'externalXRef="{ticket.reference}"', "fields": "id"}
+        reference = external_reference(ticket)
+        params = {"conditions": f'externalXRef="{reference}"', "fields": "id"}
         found = self.http.request(
             "GET", "/service/tickets", params=params, ticket=ticket.id
         )
@@ -69,7 +71,7 @@ class ConnectWiseConnector(Connector):
             "priority": ref(self.priority_value(ticket)),
             "source": ref(self.options["source"]),
             "initialDescription": description(ticket),
-            "externalXRef": ticket.reference,
+            "externalXRef": external_reference(ticket),
         }
         contact = self.contact_value(ticket)
         if contact:

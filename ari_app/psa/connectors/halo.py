@@ -16,6 +16,7 @@ from ... import config as cfg
 from ...exceptions import ConfigError
 from ..exceptions import PsaAuthError, PsaUnavailable
 from ..http import PsaHttp
+from ..reference import external_reference
 from .base import (
     NUMERIC_SETTINGS,
     CompanyRecord,
@@ -114,9 +115,10 @@ class HaloConnector(Connector):
             return self.http.request(method, path, **kwargs)
 
     def find(self, ticket):
-        params = {"search": ticket.reference, "pageinate": "false", "count": 50}
+        reference = external_reference(ticket)
+        params = {"search": reference, "pageinate": "false", "count": 50}
         found = self._call("GET", "/Tickets", params=params, ticket=ticket.id)
-        prefix = f"{ticket.reference}:"
+        prefix = f"{reference}:"
         for row in found.get("tickets") or []:
             if (row.get("summary") or "").startswith(prefix):
                 return str(row["id"])
@@ -124,7 +126,7 @@ class HaloConnector(Connector):
 
     def create(self, ticket, delivery):
         body = {
-            "summary": summary(ticket, self.SUMMARY_MAX),
+            "summary": summary(ticket, self.SUMMARY_MAX, external_reference(ticket)),
             "details": html.escape(description(ticket)).replace("\n", "<br>"),
             "client_id": int(self.company_value(ticket)),
             "priority_id": int(self.priority_value(ticket)),

@@ -13,6 +13,7 @@ import hmac
 import json
 
 from ...board import ticket_to_dict
+from ..reference import external_reference
 from .base import Connector, Step, iso
 
 SIGNATURE_HEADER = "X-MSP-Intake-Signature"
@@ -34,6 +35,8 @@ class WebhookConnector(Connector):
         payload = {
             "event": event,
             "delivery": delivery,
+            # Tells two installations' MSP-12 apart for a receiver that keeps both.
+            "reference": external_reference(ticket),
             "ticket": ticket_to_dict(ticket),
         }
         payload.update(extra or {})
