@@ -74,9 +74,11 @@ def sync_status(args, config):
     _prepare()
     counts = outbox.counts()
     print(f"PSA: {settings.type} at {settings.url}")
+    queued = [a + b for a, b in zip(counts["queued"], counts["sending"], strict=True)]
     print(
-        f"queued {counts['queued'] + counts['sending']}, "
-        f"retrying {counts['retrying']}, parked {counts['parked']}"
+        f"tickets waiting: queued {queued[0]}, retrying {counts['retrying'][0]}, "
+        f"parked {counts['parked'][0]} "
+        f"({queued[1] + counts['retrying'][1] + counts['parked'][1]} change(s))"
     )
     print(f"last delivery: {_when(get_state('last_success_at'))}")
     print(_worker_line(settings))

@@ -133,15 +133,23 @@ def unpark(ticket_id=None):
 
 
 def counts():
-    """``{state: rows}`` for the rows still waiting, for ``sync status``."""
-    result = {QUEUED: 0, SENDING: 0, RETRYING: 0, PARKED: 0}
+    """``{state: (tickets, changes)}`` still waiting, for ``sync status``.
+
+    A ticket changes many times during one call, so changes alone would make a
+    short outage look like a long backlog.
+    """
+    result = {QUEUED: (0, 0), SENDING: (0, 0), RETRYING: (0, 0), PARKED: (0, 0)}
     query = (
-        OutboxItem.select(OutboxItem.state, peewee.fn.COUNT(OutboxItem.id))
+        OutboxItem.select(
+            OutboxItem.state,
+            peewee.fn.COUNT(OutboxItem.ticket.distinct()),
+            peewee.fn.COUNT(OutboxItem.id),
+        )
         .where(OutboxItem.state.in_(WAITING))
         .group_by(OutboxItem.state)
     )
-    for state, count in query.tuples():
-        result[state] = count
+    for state, tickets, changes in query.tuples():
+        result[state] = (tickets, changes)
     return result
 
 

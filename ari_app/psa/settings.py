@@ -94,7 +94,7 @@ def load_settings(config, *, with_secrets=True):
         verify=_verify(parser),
         timeout=cfg.get_float(parser, "psa", "timeout", 10.0, low=0.1, high=300),
         backoff_initial=cfg.get_float(parser, "psa", "backoff_initial", 2.0, low=0),
-        backoff_max=cfg.get_float(parser, "psa", "backoff_max", 300.0, low=0),
+        backoff_max=cfg.get_float(parser, "psa", "backoff_max", 30.0, low=0),
         response_poll=cfg.get_float(parser, "psa", "response_poll", 60.0, low=0),
         directory_interval=_interval(parser, "directory_interval", 900.0, ticketing),
         directory_full_interval=_interval(

@@ -27,7 +27,7 @@ def test_status_shows_the_parked_ticket_and_the_psa_error(tmp_path, cw, capsys):
     path = write_config(tmp_path, "connectwise", cw.url)
     assert cli.main(["-c", path, "sync", "status"]) == 0
     out = capsys.readouterr().out
-    assert "queued 0, retrying 0, parked 1" in out
+    assert "tickets waiting: queued 0, retrying 0, parked 1 (1 change(s))" in out
     assert "MSP-1" in out and "company: Company not found." in out
 
 
