@@ -12,7 +12,7 @@ import threading
 
 import peewee
 
-from .. import store
+from .. import models, store
 from ..models import utcnow
 from .models import (
     DONE,
@@ -44,11 +44,32 @@ def uninstall():
     _enabled = False
 
 
+# While the caller is still in the IVR, a ticket changes every few seconds (each
+# answer, each step). Its updates wait this long, or until the call ends, so the
+# PSA gets one note with the triage instead of one per keypress. The create
+# itself is never held: the ticket is in the PSA within seconds.
+IN_CALL_HOLD = datetime.timedelta(seconds=20)
+
+
 def queue_delivery(ticket, change):
     """The ``on_ticket_change`` listener: one outbox row per ticket change."""
     if not _enabled:
         return
-    OutboxItem.create(ticket=ticket, change=change, queued_at=utcnow())
+    now = utcnow()
+    held = change == "updated" and ticket.status == models.IN_CALL
+    OutboxItem.create(
+        ticket=ticket,
+        change=change,
+        queued_at=now,
+        next_attempt_at=now + IN_CALL_HOLD if held else None,
+    )
+    if not held:
+        # The call is over (or this is the create): what was held goes now.
+        OutboxItem.update(next_attempt_at=None).where(
+            OutboxItem.ticket == ticket.id,
+            OutboxItem.state == QUEUED,
+            OutboxItem.attempts == 0,
+        ).execute()
     wakeup.set()
 
 

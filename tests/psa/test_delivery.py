@@ -365,3 +365,30 @@ def ours(reference):
     number, installation = reference.rsplit("-", 1)
     assert len(installation) == 8, reference
     return number
+
+
+def test_changes_during_the_call_reach_the_psa_as_one_update(tmp_path, psa_store, cw):
+    """Each answer is a ticket change; the PSA should not get a note per key."""
+    from ari_app import store
+
+    from .helpers import drain, load, make_worker, new_ticket, triage
+
+    worker = make_worker(load(tmp_path, "connectwise", cw.url))
+    ticket = new_ticket(1)
+    drain(worker)
+    assert len(cw.creates) == 1  # the create is never held
+    for step, answer in (
+        ("q_site_down", {"site_down": True}),
+        ("q_critical", {"critical": True}),
+        ("q_users", {"users_affected": 30}),
+    ):
+        store.update_ticket(ticket.id, event=step, step=step, **answer)
+    while worker.step():
+        pass
+    sent = [r for r in cw.requests if r[0] in ("PATCH", "POST") and "notes" in r[1]]
+    assert sent == [] and cw.notes == []  # held while the caller is in the IVR
+    triage(ticket.id, "P1", site_down=True, critical=True, users_affected=30)
+    drain(worker)
+    assert len(cw.notes) == 1
+    assert "whole site down: yes" in cw.notes[0][1]
+    assert cw.tickets[int(cw.creates[0][1])]["priority_id"] == 1
