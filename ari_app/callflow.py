@@ -286,9 +286,12 @@ class Call:
                 value, detail = await self._ask_choice(prompt, step, YES_NO)
             self.answers[field] = value
             await self._save_answer(field, value, detail)
+        # The priority is set as soon as the three questions are answered: a
+        # caller who hangs up while describing the problem is not abandoned.
+        if "priority_set" not in steps:
+            await self._set_priority()
         if "describe" not in steps:
             await self._describe()
-        await self._set_priority()
         await self._finish()
 
     async def _answer(self):
@@ -533,6 +536,7 @@ class Call:
         finally:
             self._describe_stop = None
             self._keys.clear()
+        # Kept even when the caller hung up part-way: their words so far count.
         await self._update(
             event="described",
             detail=f"{transcript.seconds:.0f} s, confidence {transcript.confidence}",
@@ -540,7 +544,32 @@ class Call:
             transcript_confidence=transcript.confidence if transcript.text else None,
             recording_path=transcript.recording_path,
         )
+        await self._raise_from_transcript()
         self._check_gone()
+
+    async def _raise_from_transcript(self):
+        """The caller's words can raise the priority set by the keypad, never lower."""
+        if not self.ticket.transcript or self.ticket.priority is None:
+            return
+        priority, why = self.voice.raise_priority(
+            self.ticket.priority, self.ticket.transcript
+        )
+        if why is None:
+            return
+        reason = f"{self.ticket.priority_reason}; {why}"
+        await self._update(
+            event="priority_raised",
+            detail=f"{priority}: {why}",
+            priority=priority,
+            priority_reason=reason,
+        )
+        logger.info(
+            "call %s: ticket %s raised to %s (%s)",
+            self.channel_id,
+            self.ticket.reference,
+            priority,
+            why,
+        )
 
     async def _update(self, event=None, detail="", **fields):
         self.ticket = await self.services.store.run(
@@ -583,10 +612,6 @@ class Call:
         priority, reason = triage.decide(
             answers, settings.priority_rules, settings.default_priority
         )
-        if self.voice is not None and self.ticket.transcript:
-            raised, why = self.voice.raise_priority(priority, self.ticket.transcript)
-            if why is not None:
-                priority, reason = raised, f"{reason}; {why}"
         if self._cut_short:
             reason = f"{reason}; triage cut short: msp-intake was stopping"
         self.ticket = await self.services.store.run(

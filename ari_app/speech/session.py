@@ -75,6 +75,7 @@ class CallSpeech:
         self.leg = None
         self._frames = collections.deque()  # (pcm, arrival time)
         self._have_audio = asyncio.Event()
+        self._drained = asyncio.Event()  # the pump has emptied the queue
         self._listener = None
         self._pump_task = None
 
@@ -137,6 +138,7 @@ class CallSpeech:
                 now = time.monotonic()
                 self.stats.max_lag = max(self.stats.max_lag, now - batch[-1][1])
                 self.stats.last_fed_at = now
+            self._drained.set()
 
     # Listening.
 
@@ -161,9 +163,23 @@ class CallSpeech:
         self._listener = recording
         try:
             await recording.wait(stop)
+            # What the caller said up to # or the hangup is still queued here.
+            await self._drain()
         finally:
             self._listener = None
         return await recording.finish()
+
+    async def _drain(self):
+        """Let the pump hand every queued frame to the listener (bounded)."""
+        self._drained.clear()
+        self._have_audio.set()
+        try:
+            await asyncio.wait_for(self._drained.wait(), MAX_BACKLOG)
+        except TimeoutError:
+            logger.warning(
+                "channel %s: recognition did not catch up; the end is cut",
+                self.channel_id,
+            )
 
     async def in_thread(self, function, *args):
         loop = asyncio.get_running_loop()
@@ -301,15 +317,29 @@ class Recording:
         return None
 
     async def wait(self, stop):
-        """Until silence after speech, the limit, or ``stop`` (the # key)."""
+        """Until silence after speech, the limit, or ``stop`` (# or a hangup).
+
+        A caller who has not said a word within ``describe_wait_seconds`` has
+        nothing to add: the recording ends then, not at the time limit.
+        """
         limit = self.settings.record_max_seconds + 1.0
+        first_wait = min(self.settings.describe_wait_seconds, limit)
+        if await self._wait_for(stop, first_wait) or not self.talked:
+            return
+        await self._wait_for(stop, limit - first_wait)
+
+    async def _wait_for(self, stop, timeout):
+        """True when the recording ended or was stopped within ``timeout``."""
         waits = {asyncio.ensure_future(self.done.wait())}
         waits.add(asyncio.ensure_future(stop.wait()))
         try:
-            await asyncio.wait(waits, timeout=limit, return_when="FIRST_COMPLETED")
+            done, _ = await asyncio.wait(
+                waits, timeout=timeout, return_when="FIRST_COMPLETED"
+            )
         finally:
             for waiter in waits:
                 waiter.cancel()
+        return bool(done)
 
     async def finish(self):
         self._finished = True

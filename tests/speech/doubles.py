@@ -57,4 +57,8 @@ class RecognizerDouble:
         return Hypothesis(self.text, self.confidence)
 
     def final(self):
+        # Like Vosk's FinalResult: words still being spoken are not lost.
+        if self.talking:
+            self.talking = False
+            return Hypothesis(self.text, self.confidence)
         return Hypothesis("", 0.0)

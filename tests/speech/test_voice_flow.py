@@ -231,3 +231,68 @@ async def test_hanging_up_tears_down_the_media_leg(tmp_path):
     assert ticket.status == models.ABANDONED
     assert ticket.site_down is True  # what was said before the hangup is kept
     assert leftovers == ([], [])  # no orphaned UnicastRTP channel, no bridge
+
+
+async def test_a_hangup_while_describing_keeps_the_priority_and_the_words(tmp_path):
+    # Keys give P4; the caller says a P1 raise word and hangs up mid-sentence.
+    model = ModelDouble({"describe": ("it is ransomware I think", 0.8)})
+    steps = [
+        Step(dtmf="2", on_media="q-site-down", delay=0.1),
+        Step(dtmf="2", on_media="q-critical", delay=0.1),
+        Step(dtmf="1#", on_media="q-users", delay=0.1),
+        Step(audio=tone(300, 8.0), on_media="describe", delay=0.4),
+        Step(hangup=True, at=4.0),  # about 2 s into the description
+    ]
+    _, ticket, events, leftovers = await run_call(
+        tmp_path, steps, model, record_max_seconds="20"
+    )
+    assert ticket.status == models.OPEN
+    assert ticket.transcript == "it is ransomware I think"
+    assert ticket.recording_path
+    assert ticket.priority == "P1"
+    kinds = [kind for kind, _ in events]
+    # P4 was set before the description, then raised with the reason.
+    assert kinds.index("priority_set") < kinds.index("described")
+    assert kinds.index("described") < kinds.index("priority_raised")
+    assert ("priority_set", "P4") in [(k, d[:2]) for k, d in events]
+    assert "raised from P4 to P1" in ticket.priority_reason
+    assert leftovers == ([], [])
+
+
+async def test_a_silent_caller_hanging_up_at_the_description_is_not_abandoned(
+    tmp_path,
+):
+    steps = [
+        Step(dtmf="1", on_media="q-site-down", delay=0.1),
+        Step(dtmf="1", on_media="q-critical", delay=0.1),
+        Step(dtmf="20#", on_media="q-users", delay=0.1),
+        Step(hangup=True, on_media="describe", delay=2.0),
+    ]
+    _, ticket, _, _ = await run_call(
+        tmp_path, steps, ModelDouble({}), record_max_seconds="20"
+    )
+    assert ticket.status == models.OPEN
+    assert ticket.priority == "P1"
+    assert "partial" not in ticket.priority_reason
+    assert ticket.transcript is None
+
+
+async def test_a_silent_caller_is_moved_on_after_a_few_seconds(tmp_path):
+    steps = [
+        Step(dtmf="2", on_media="q-site-down", delay=0.1),
+        Step(dtmf="2", on_media="q-critical", delay=0.1),
+        Step(dtmf="3#", on_media="q-users", delay=0.1),
+    ]
+    started = asyncio.get_running_loop().time()
+    call, ticket, events, _ = await run_call(
+        tmp_path,
+        steps,
+        ModelDouble({}),
+        record_max_seconds="30",
+        describe_wait_seconds="1.5",
+    )
+    took = asyncio.get_running_loop().time() - started
+    assert ticket.status == models.OPEN
+    assert any("ticket-number" in uri for uri in call.playbacks)
+    assert took < 12  # not the 30 s limit
+    assert ticket.priority == "P4"
