@@ -474,7 +474,7 @@ class Call:
             return
         self.voice = await component.open_voice(self)
         if self.voice is None:
-            detail = "no speech model" if not component.available else "no media"
+            detail = component.unavailable_reason or "no media"
             await self._update(
                 speech="unavailable",
                 event="speech_unavailable",

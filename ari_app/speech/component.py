@@ -1,8 +1,10 @@
 """The speech part of the running service: started and stopped with it.
 
 ``make_component`` is called by the service at start-up. ``start`` checks for
-espeak-ng and the rendered prompts, and loads the Vosk model in a thread; a
-missing model is one warning, after which every call runs keypad-only. Calls get
+espeak-ng and the rendered prompts, and starts loading the Vosk model in a
+thread without waiting for it: the service registers with Asterisk at once, and
+calls that arrive before the model is ready run keypad-only. A missing model is
+one warning, after which every call runs keypad-only. Calls get
 their ``CallSpeech`` from ``open_call`` and their dynamic prompts ("I have you as
 Acme Dental") from ``company_prompt``.
 """
@@ -41,6 +43,7 @@ class SpeechComponent:
         self.voice_ready = False
         self.prompts_installed = False
         self.pool = None
+        self.loading = None  # the task loading the model, while it runs
         self.dynamic = render.DynamicPrompts(settings)
         self.raise_words = settings.raise_words
 
@@ -48,6 +51,20 @@ class SpeechComponent:
     def available(self):
         """True when calls can be answered by voice."""
         return self.model is not None
+
+    @property
+    def unavailable_reason(self):
+        """Why a call cannot be answered by voice, in words for its ticket."""
+        if self.model is not None:
+            return None
+        if self.loading is not None and not self.loading.done():
+            return "speech model still loading"
+        return "no speech model"
+
+    async def model_loaded(self):
+        """Wait until the model has loaded or failed to (tests, benchmarks)."""
+        if self.loading is not None:
+            await asyncio.gather(self.loading, return_exceptions=True)
 
     async def start(self):
         loop = asyncio.get_running_loop()
@@ -57,7 +74,9 @@ class SpeechComponent:
         )
         await self._check_voice(loop)
         await loop.run_in_executor(None, self._check_prompts)
-        await self._load_model(loop)
+        # A full model takes tens of seconds to load: never hold up registering
+        # with Asterisk for it, or every call in that time gets no ticket.
+        self.loading = asyncio.create_task(self._load_model(loop), name="vosk model")
 
     async def _check_voice(self, loop):
         try:
@@ -91,12 +110,16 @@ class SpeechComponent:
 
     async def _load_model(self, loop):
         path = self.settings.model_path
+        started = loop.time()
         try:
-            self.model = await loop.run_in_executor(None, SpeechModel, path)
+            model = await loop.run_in_executor(None, SpeechModel, path)
         except ModelUnavailable as exc:
             logger.warning("speech recognition unavailable, keypad only: %s", exc)
             return
-        logger.info("speech model loaded from %s", path)
+        self.model = model
+        logger.info(
+            "speech model loaded from %s in %.1f s", path, loop.time() - started
+        )
 
     async def open_voice(self, call):
         """The ``Voice`` a call answers through, or None: keypad only."""
@@ -130,6 +153,8 @@ class SpeechComponent:
         return await self.dynamic.media_for(text, fallback, channel_id)
 
     async def stop(self):
+        # The load runs in a thread that cannot be interrupted: let it end.
+        await self.model_loaded()
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None

@@ -5,12 +5,14 @@ SQLite; the recognizer is ``ModelDouble`` so each test chooses what was heard.
 """
 
 import asyncio
+import threading
 
 import pytest
 
 from ari_app import config, models, store
 from ari_app.doubles.asterisk import FakeAsterisk, ScriptedCaller, Step
 from ari_app.service import Service
+from ari_app.speech import component as speech_component
 
 from .conftest import tone
 from .doubles import ModelDouble
@@ -48,6 +50,7 @@ async def run_call(
         service = Service(service_config(fake, tmp_path, **speech))
         await service.start()
         component = service.services.component("speech")
+        await component.model_loaded()
         component.model = model  # None: as if no model were installed
         try:
             await service.events.connected.wait()
@@ -296,3 +299,47 @@ async def test_a_silent_caller_is_moved_on_after_a_few_seconds(tmp_path):
     assert any("ticket-number" in uri for uri in call.playbacks)
     assert took < 12  # not the 30 s limit
     assert ticket.priority == "P4"
+
+
+async def test_the_app_registers_while_the_model_loads(tmp_path, monkeypatch):
+    loaded = threading.Event()
+
+    class SlowModel(ModelDouble):
+        def __init__(self, path):
+            loaded.wait(30)  # a big model, still loading
+            super().__init__({})
+
+    monkeypatch.setattr(speech_component, "SpeechModel", SlowModel)
+    steps = [
+        Step(dtmf="2", on_media="q-site-down", delay=0.1),
+        Step(dtmf="2", on_media="q-critical", delay=0.1),
+        Step(dtmf="2#", on_media="q-users", delay=0.1),
+    ]
+    async with FakeAsterisk(sound_seconds=0.2) as fake:
+        service = Service(service_config(fake, tmp_path))
+        try:
+            await asyncio.wait_for(service.start(), 5)
+            await asyncio.wait_for(service.events.connected.wait(), 5)
+            component = service.services.component("speech")
+            call = await fake.place_call(ScriptedCaller(steps=steps))
+            await call.wait_ended(timeout=20)
+            while service.stasis.tasks:
+                await asyncio.sleep(0.05)
+            assert not component.available
+        finally:
+            loaded.set()
+            service.stopped.set()
+            await service.stop()
+        assert component.available  # loaded in the end
+    store.open_store(str(tmp_path / "intake.sqlite3"))
+    try:
+        ticket = models.Ticket.get(models.Ticket.channel_id == call.channel_id)
+        events = [(e.kind, e.detail) for e in store.timeline(ticket.id)]
+    finally:
+        store.close_store()
+    assert ticket.speech == "unavailable"
+    assert ticket.status == models.OPEN and ticket.priority == "P4"
+    assert (
+        "speech_unavailable",
+        "speech model still loading: keypad only",
+    ) in events
