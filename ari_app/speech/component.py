@@ -81,7 +81,9 @@ class SpeechComponent:
     async def _check_voice(self, loop):
         try:
             await loop.run_in_executor(tts.SYNTH_EXECUTOR, tts.check_available)
-        except tts.EspeakMissing as exc:
+        except tts.EspeakUnavailable as exc:
+            # The static prompts are sound files already: only the dynamic
+            # one is lost, and the keypad IVR goes on.
             logger.error("%s; dynamic prompts are off until then", exc)
             return
         self.voice_ready = True
