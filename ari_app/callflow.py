@@ -525,13 +525,21 @@ class Call:
         """The caller's own words: recorded, transcribed, kept on the ticket."""
         if self.voice is None or self._draining:
             return
-        await self._prompt("describe", step="describe", interruptible=False)
         self._keys.clear()
+        self._spoken = None
         self._describe_stop = asyncio.Event()
         try:
-            transcript = await self.voice.describe(self._describe_stop)
+            # Recording starts with the prompt: callers answer over it, and
+            # their first words matter most. Talking (or #) stops the prompt.
+            recording = await self.voice.start_describing(self)
+            try:
+                await self._prompt("describe", step="describe")
+            except CallerHungUp:
+                self._describe_stop.set()  # keep what was said over the prompt
+            transcript = await self.voice.describe(recording, self._describe_stop)
         except OSError as exc:
             logger.warning("call %s: recording failed: %s", self.channel_id, exc)
+            self._check_gone()
             return
         finally:
             self._describe_stop = None

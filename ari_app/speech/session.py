@@ -156,11 +156,15 @@ class CallSpeech:
     def stop_listening(self):
         self._listener = None
 
-    async def record(self, stop, on_speech=None):
-        """Record the caller until silence, the time limit or ``stop`` is set."""
+    async def start_recording(self, on_speech=None):
+        """Start keeping the caller's audio (before the prompt, for barge-in)."""
         recording = Recording(self, on_speech)
         await recording.prepare()
         self._listener = recording
+        return recording
+
+    async def finish_recording(self, recording, stop):
+        """Record until silence, the time limit or ``stop``; transcribe."""
         try:
             await recording.wait(stop)
             # What the caller said up to # or the hangup is still queued here.
@@ -322,6 +326,7 @@ class Recording:
         A caller who has not said a word within ``describe_wait_seconds`` has
         nothing to add: the recording ends then, not at the time limit.
         """
+        # Called once the prompt has ended: the caller's few seconds start now.
         limit = self.settings.record_max_seconds + 1.0
         first_wait = min(self.settings.describe_wait_seconds, limit)
         if await self._wait_for(stop, first_wait) or not self.talked:

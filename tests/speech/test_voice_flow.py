@@ -343,3 +343,27 @@ async def test_the_app_registers_while_the_model_loads(tmp_path, monkeypatch):
         "speech_unavailable",
         "speech model still loading: keypad only",
     ) in events
+
+
+async def test_words_said_over_the_describe_prompt_are_kept(tmp_path):
+    model = ModelDouble({"describe": ("the server is down", 0.8)})
+    steps = [
+        Step(dtmf="2", on_media="q-site-down", delay=0.1),
+        Step(dtmf="2", on_media="q-critical", delay=0.1),
+        Step(dtmf="1#", on_media="q-users", delay=0.1),
+        # 0.5 s into a 3 s prompt, one second of talking, then silence.
+        Step(audio=UTTERANCE, on_media="describe", delay=0.5),
+    ]
+    stops = []
+    _, ticket, events, _ = await run_call(
+        tmp_path,
+        steps,
+        model,
+        sound_seconds=lambda uri: 3.0 if "describe" in uri else 0.2,
+        on_fake=record_stops(stops),
+    )
+    assert ticket.transcript == "the server is down"
+    assert ticket.priority == "P2"  # raised by "server is down"
+    assert [media for _, media in stops if media.endswith("describe")]
+    described = next(detail for kind, detail in events if kind == "described")
+    assert not described.startswith("0 s")
