@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from ari_app import config, models, store
+from ari_app import board, config, models, store
 from ari_app.doubles.asterisk import FakeAsterisk, ScriptedCaller, Step
 from ari_app.service import Service
 from ari_app.speech import component as speech_component
@@ -367,3 +367,35 @@ async def test_words_said_over_the_describe_prompt_are_kept(tmp_path):
     assert [media for _, media in stops if media.endswith("describe")]
     described = next(detail for kind, detail in events if kind == "described")
     assert not described.startswith("0 s")
+
+
+def ticket_json(tmp_path, ticket):
+    store.open_store(str(tmp_path / "intake.sqlite3"))
+    try:
+        return board.ticket_to_dict(models.Ticket.get_by_id(ticket.id))
+    finally:
+        store.close_store()
+
+
+async def test_the_ticket_json_shows_the_speech_fields(tmp_path):
+    model = ModelDouble({"describe": ("the printer is jammed", 0.7)})
+    keys = [
+        Step(dtmf="2", on_media="q-site-down", delay=0.1),
+        Step(dtmf="2", on_media="q-critical", delay=0.1),
+        Step(dtmf="1#", on_media="q-users", delay=0.1),
+    ]
+    voice_dir, keypad_dir = tmp_path / "voice", tmp_path / "keypad"
+    voice_dir.mkdir(), keypad_dir.mkdir()
+    steps = keys + [Step(audio=UTTERANCE, on_media="describe", delay=0.3)]
+    _, ticket, _, _ = await run_call(voice_dir, steps, model)
+    data = ticket_json(voice_dir, ticket)
+    assert data["speech"] == "voice" and data["speech_detail"] is None
+    assert data["transcript"] == "the printer is jammed"
+    assert data["transcript_confidence"] == pytest.approx(0.7)
+    assert data["recording_path"].endswith(".wav")
+
+    _, ticket, _, _ = await run_call(keypad_dir, keys, model=None)
+    data = ticket_json(keypad_dir, ticket)
+    assert data["speech"] == "unavailable"
+    assert data["speech_detail"] == "no speech model: keypad only"
+    assert data["transcript_confidence"] is None and data["recording_path"] is None
