@@ -58,6 +58,7 @@ def ticket_to_dict(ticket):
         "speech_detail": speech_detail(ticket),
         "transcript": ticket.transcript,
         "transcript_confidence": ticket.transcript_confidence,
+        "transcript_made": transcript_made(ticket),
         "recording_path": ticket.recording_path,
         "steps_reached": ticket.steps(),
         "hangup_cause": ticket.hangup_cause,
@@ -81,6 +82,21 @@ def speech_detail(ticket):
         .first()
     )
     return event.detail if event is not None else None
+
+
+def transcript_made(ticket):
+    """ "live", or "after the call" when live recognition had fallen behind."""
+    if not ticket.transcript:
+        return None
+    later = (
+        TicketEvent.select(TicketEvent.id)
+        .where(
+            (TicketEvent.ticket == ticket.id)
+            & (TicketEvent.kind == "transcribed_after_call")
+        )
+        .exists()
+    )
+    return "after the call" if later else "live"
 
 
 def query_tickets(status=None, limit=None):

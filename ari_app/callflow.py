@@ -552,14 +552,41 @@ class Call:
             transcript_confidence=transcript.confidence if transcript.text else None,
             recording_path=transcript.recording_path,
         )
-        await self._raise_from_transcript()
+        await self._raise_from_transcript(self.voice)
+        if transcript.frames_dropped and transcript.pcm:
+            # Live recognition fell behind (many callers at once): hear the
+            # whole recording again, without holding the caller for it.
+            voice = self.voice
+            voice.after_call(
+                self._transcribe_after_call(voice, transcript),
+                f"call {self.channel_id}: transcript after the call",
+            )
         self._check_gone()
 
-    async def _raise_from_transcript(self):
+    async def _transcribe_after_call(self, voice, live):
+        text, confidence = await voice.transcribe_recording(live.pcm)
+        seconds = live.frames_dropped * 0.02
+        await self._update(
+            event="transcribed_after_call",
+            detail=f"live recognition missed {seconds:.1f} s of "
+            f"{live.seconds:.1f} s; {len(text.split())} words now, "
+            f"{len(live.text.split())} live",
+            transcript=text or live.text or None,
+            transcript_confidence=confidence if text else live.confidence or None,
+        )
+        logger.info(
+            "call %s: ticket %s transcript made after the call (%d frames missed)",
+            self.channel_id,
+            self.ticket.reference,
+            live.frames_dropped,
+        )
+        await self._raise_from_transcript(voice)
+
+    async def _raise_from_transcript(self, voice):
         """The caller's words can raise the priority set by the keypad, never lower."""
         if not self.ticket.transcript or self.ticket.priority is None:
             return
-        priority, why = self.voice.raise_priority(
+        priority, why = voice.raise_priority(
             self.ticket.priority, self.ticket.transcript
         )
         if why is None:

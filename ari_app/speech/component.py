@@ -44,6 +44,7 @@ class SpeechComponent:
         self.prompts_installed = False
         self.pool = None
         self.loading = None  # the task loading the model, while it runs
+        self.jobs = set()  # work that outlives its call (transcripts after it)
         self.dynamic = render.DynamicPrompts(settings)
         self.raise_words = settings.raise_words
 
@@ -154,9 +155,23 @@ class SpeechComponent:
         text = company_text(self.settings, company_name)
         return await self.dynamic.media_for(text, fallback, channel_id)
 
+    def after_call(self, job, label):
+        """Run a coroutine after its call; ``stop`` waits for it."""
+        task = asyncio.create_task(self._guarded(job, label), name=label)
+        self.jobs.add(task)
+        task.add_done_callback(self.jobs.discard)
+
+    async def _guarded(self, job, label):
+        try:
+            await job
+        except Exception:
+            logger.exception("%s failed", label)
+
     async def stop(self):
         # The load runs in a thread that cannot be interrupted: let it end.
         await self.model_loaded()
+        if self.jobs:
+            await asyncio.gather(*self.jobs, return_exceptions=True)
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None

@@ -51,6 +51,14 @@ class Voice:
         """Record and transcribe until silence, the time limit or ``stop``."""
         return await self.session.finish_recording(recording, stop)
 
+    async def transcribe_recording(self, pcm):
+        """``(text, confidence)`` of a whole recording, heard again."""
+        return await self.session.transcribe_recording(pcm)
+
+    def after_call(self, job, label):
+        """Run ``job`` (a coroutine) past the end of the call; the service waits."""
+        self.component.after_call(job, label)
+
     def raise_priority(self, priority, transcript):
         return keywords.raise_priority(
             priority, transcript or "", self.component.raise_words

@@ -6,6 +6,7 @@ SQLite; the recognizer is ``ModelDouble`` so each test chooses what was heard.
 
 import asyncio
 import threading
+import wave
 
 import pytest
 
@@ -13,6 +14,7 @@ from ari_app import board, config, models, store
 from ari_app.doubles.asterisk import FakeAsterisk, ScriptedCaller, Step
 from ari_app.service import Service
 from ari_app.speech import component as speech_component
+from ari_app.speech import session as speech_session
 
 from .conftest import tone
 from .doubles import ModelDouble
@@ -399,3 +401,39 @@ async def test_the_ticket_json_shows_the_speech_fields(tmp_path):
     assert data["speech"] == "unavailable"
     assert data["speech_detail"] == "no speech model: keypad only"
     assert data["transcript_confidence"] is None and data["recording_path"] is None
+
+
+async def test_a_recognizer_that_fell_behind_is_caught_up_after_the_call(
+    tmp_path, monkeypatch
+):
+    # The live recognizer takes 0.25 s per 0.1 s of audio and may lag 0.5 s:
+    # it drops most of the description, and hears only its start.
+    monkeypatch.setattr(speech_session, "MAX_BACKLOG", 0.5)
+    model = ModelDouble(
+        {
+            "describe": [
+                ("the server", 0.9),  # live, what survived the drops
+                ("the server is down and nobody can work", 0.8),  # afterwards
+            ]
+        },
+        accept_seconds=0.25,
+    )
+    spoken = tone(300, 3.0) + bytes(32000)
+    steps = [
+        Step(dtmf="2", on_media="q-site-down", delay=0.1),
+        Step(dtmf="2", on_media="q-critical", delay=0.1),
+        Step(dtmf="1#", on_media="q-users", delay=0.1),
+        Step(audio=spoken, on_media="describe", delay=0.4),
+    ]
+    _, ticket, events, _ = await run_call(
+        tmp_path, steps, model, record_silence_seconds="1.5"
+    )
+    assert ticket.transcript == "the server is down and nobody can work"
+    assert ticket.priority == "P1"  # the words heard afterwards raised it
+    kinds = [kind for kind, _ in events]
+    assert "transcribed_after_call" in kinds
+    assert kinds.index("transcribed_after_call") < kinds.index("priority_raised")
+    # The recording kept every frame the caller sent: 3 s of talking at least.
+    with wave.open(ticket.recording_path) as handle:
+        assert handle.getnframes() / handle.getframerate() >= 3.0
+    assert ticket_json(tmp_path, ticket)["transcript_made"] == "after the call"
