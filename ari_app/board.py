@@ -10,7 +10,7 @@ import zoneinfo
 
 from tabulate import tabulate
 
-from .models import Ticket
+from .models import Ticket, TicketEvent
 
 _field_hooks = []
 
@@ -54,13 +54,49 @@ def ticket_to_dict(ticket):
         "users_affected": ticket.users_affected,
         "affected_system": ticket.affected_system,
         "symptom": ticket.symptom,
+        "speech": ticket.speech,
+        "speech_detail": speech_detail(ticket),
         "transcript": ticket.transcript,
+        "transcript_confidence": ticket.transcript_confidence,
+        "transcript_made": transcript_made(ticket),
+        "recording_path": ticket.recording_path,
         "steps_reached": ticket.steps(),
         "hangup_cause": ticket.hangup_cause,
     }
     for hook in _field_hooks:
         data.update(hook(ticket))
     return data
+
+
+def speech_detail(ticket):
+    """Why a call could not be answered by voice ("no speech model: keypad only")."""
+    if ticket.speech != "unavailable":
+        return None
+    event = (
+        TicketEvent.select(TicketEvent.detail)
+        .where(
+            (TicketEvent.ticket == ticket.id)
+            & (TicketEvent.kind == "speech_unavailable")
+        )
+        .order_by(TicketEvent.id.desc())
+        .first()
+    )
+    return event.detail if event is not None else None
+
+
+def transcript_made(ticket):
+    """ "live", or "after the call" when live recognition had fallen behind."""
+    if not ticket.transcript:
+        return None
+    later = (
+        TicketEvent.select(TicketEvent.id)
+        .where(
+            (TicketEvent.ticket == ticket.id)
+            & (TicketEvent.kind == "transcribed_after_call")
+        )
+        .exists()
+    )
+    return "after the call" if later else "live"
 
 
 def query_tickets(status=None, limit=None):

@@ -286,9 +286,12 @@ class Call:
                 value, detail = await self._ask_choice(prompt, step, YES_NO)
             self.answers[field] = value
             await self._save_answer(field, value, detail)
+        # The priority is set as soon as the three questions are answered: a
+        # caller who hangs up while describing the problem is not abandoned.
+        if "priority_set" not in steps:
+            await self._set_priority()
         if "describe" not in steps:
             await self._describe()
-        await self._set_priority()
         await self._finish()
 
     async def _answer(self):
@@ -471,7 +474,7 @@ class Call:
             return
         self.voice = await component.open_voice(self)
         if self.voice is None:
-            detail = "no speech model" if not component.available else "no media"
+            detail = component.unavailable_reason or "no media"
             await self._update(
                 speech="unavailable",
                 event="speech_unavailable",
@@ -522,17 +525,26 @@ class Call:
         """The caller's own words: recorded, transcribed, kept on the ticket."""
         if self.voice is None or self._draining:
             return
-        await self._prompt("describe", step="describe", interruptible=False)
         self._keys.clear()
+        self._spoken = None
         self._describe_stop = asyncio.Event()
         try:
-            transcript = await self.voice.describe(self._describe_stop)
+            # Recording starts with the prompt: callers answer over it, and
+            # their first words matter most. Talking (or #) stops the prompt.
+            recording = await self.voice.start_describing(self)
+            try:
+                await self._prompt("describe", step="describe")
+            except CallerHungUp:
+                self._describe_stop.set()  # keep what was said over the prompt
+            transcript = await self.voice.describe(recording, self._describe_stop)
         except OSError as exc:
             logger.warning("call %s: recording failed: %s", self.channel_id, exc)
+            self._check_gone()
             return
         finally:
             self._describe_stop = None
             self._keys.clear()
+        # Kept even when the caller hung up part-way: their words so far count.
         await self._update(
             event="described",
             detail=f"{transcript.seconds:.0f} s, confidence {transcript.confidence}",
@@ -540,7 +552,59 @@ class Call:
             transcript_confidence=transcript.confidence if transcript.text else None,
             recording_path=transcript.recording_path,
         )
+        await self._raise_from_transcript(self.voice)
+        if transcript.frames_dropped and transcript.pcm:
+            # Live recognition fell behind (many callers at once): hear the
+            # whole recording again, without holding the caller for it.
+            voice = self.voice
+            voice.after_call(
+                self._transcribe_after_call(voice, transcript),
+                f"call {self.channel_id}: transcript after the call",
+            )
         self._check_gone()
+
+    async def _transcribe_after_call(self, voice, live):
+        text, confidence = await voice.transcribe_recording(live.pcm)
+        seconds = live.frames_dropped * 0.02
+        await self._update(
+            event="transcribed_after_call",
+            detail=f"live recognition missed {seconds:.1f} s of "
+            f"{live.seconds:.1f} s; {len(text.split())} words now, "
+            f"{len(live.text.split())} live",
+            transcript=text or live.text or None,
+            transcript_confidence=confidence if text else live.confidence or None,
+        )
+        logger.info(
+            "call %s: ticket %s transcript made after the call (%d frames missed)",
+            self.channel_id,
+            self.ticket.reference,
+            live.frames_dropped,
+        )
+        await self._raise_from_transcript(voice)
+
+    async def _raise_from_transcript(self, voice):
+        """The caller's words can raise the priority set by the keypad, never lower."""
+        if not self.ticket.transcript or self.ticket.priority is None:
+            return
+        priority, why = voice.raise_priority(
+            self.ticket.priority, self.ticket.transcript
+        )
+        if why is None:
+            return
+        reason = f"{self.ticket.priority_reason}; {why}"
+        await self._update(
+            event="priority_raised",
+            detail=f"{priority}: {why}",
+            priority=priority,
+            priority_reason=reason,
+        )
+        logger.info(
+            "call %s: ticket %s raised to %s (%s)",
+            self.channel_id,
+            self.ticket.reference,
+            priority,
+            why,
+        )
 
     async def _update(self, event=None, detail="", **fields):
         self.ticket = await self.services.store.run(
@@ -583,10 +647,6 @@ class Call:
         priority, reason = triage.decide(
             answers, settings.priority_rules, settings.default_priority
         )
-        if self.voice is not None and self.ticket.transcript:
-            raised, why = self.voice.raise_priority(priority, self.ticket.transcript)
-            if why is not None:
-                priority, reason = raised, f"{reason}; {why}"
         if self._cut_short:
             reason = f"{reason}; triage cut short: msp-intake was stopping"
         self.ticket = await self.services.store.run(

@@ -23,6 +23,30 @@ logger = logging.getLogger(__name__)
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
 _MEDIA_PREFIXES = ("UnicastRTP/", "Snoop/", "WebSocket/", "AudioSocket/")
 
+# Ids of what msp-intake creates on Asterisk to hear a caller: a media channel
+# and its bridge share one token, so a bridge belongs to a live call exactly when
+# its media channel is claimed. Versions before these prefixes used the legacy
+# ones, which only a killed older process can have left behind.
+MEDIA_CHANNEL_PREFIX = "msp-intake-media-"
+MEDIA_BRIDGE_PREFIX = "msp-intake-bridge-"
+_LEGACY_MEDIA_PREFIXES = ("msp-media-", "msp-bridge-")
+
+
+def media_ids(token):
+    """``(channel id, bridge id)`` for one call's external media."""
+    return MEDIA_CHANNEL_PREFIX + token, MEDIA_BRIDGE_PREFIX + token
+
+
+def _media_channel_of(object_id):
+    """The media channel an id of ours goes with, or None if it is not ours."""
+    if object_id.startswith(MEDIA_CHANNEL_PREFIX):
+        return object_id
+    if object_id.startswith(MEDIA_BRIDGE_PREFIX):
+        return MEDIA_CHANNEL_PREFIX + object_id[len(MEDIA_BRIDGE_PREFIX) :]
+    if object_id.startswith(_LEGACY_MEDIA_PREFIXES):
+        return ""  # never claimed by this version: always an orphan
+    return None
+
 
 def handler_name(event_type):
     """``ChannelDtmfReceived`` -> ``channel_dtmf_received``."""
@@ -142,6 +166,7 @@ class Stasis:
     async def on_connect(self):
         """After every (re)connection: adopt channels we do not know, and check
         on those we do, since their events during the gap were dropped."""
+        await self._remove_orphaned_media()
         app = await self.services.ari.application(self.services.config.ari.app)
         live = list(app.get("channel_ids", []))
         for channel_id in live:
@@ -151,6 +176,43 @@ class Stasis:
         for call in list(self.calls.values()):
             await self._resync(call)
         await self._close_stale(live + list(self.calls))
+
+    async def _remove_orphaned_media(self):
+        """Delete media channels and bridges of ours that no live call owns.
+
+        A killed msp-intake cannot tear down a caller's media leg, and Asterisk
+        keeps an empty ARI bridge until someone deletes it.
+        """
+        ari = self.services.ari
+        try:
+            channels = await ari.request("GET", "/channels") or []
+            bridges = await ari.request("GET", "/bridges") or []
+        except AriError as exc:
+            logger.warning("media clean-up skipped: cannot list (%s)", exc)
+            return
+        removed = []
+        for kind, items in (("channels", channels), ("bridges", bridges)):
+            for item in items:
+                object_id = item.get("id", "")
+                owner = _media_channel_of(object_id)
+                if owner is None or owner in self.claimed:
+                    continue  # not ours, or a live call's
+                await self._delete_quietly(f"/{kind}/{object_id}")
+                removed.append(object_id)
+        if removed:
+            logger.warning(
+                "removed %d media channel(s) and bridge(s) left by an earlier "
+                "msp-intake: %s",
+                len(removed),
+                ", ".join(removed),
+            )
+
+    async def _delete_quietly(self, path):
+        try:
+            await self.services.ari.request("DELETE", path)
+        except AriError as exc:
+            if exc.status != 404 and not isinstance(exc, ChannelGone):
+                logger.warning("media clean-up: DELETE %s failed: %s", path, exc)
 
     async def _close_stale(self, live):
         settings = self.services.config.triage

@@ -234,3 +234,41 @@ async def test_a_caller_who_left_while_the_service_was_down_is_closed(
     assert ticket.site_down is True
     assert ticket.priority == "P2"  # from the answer given before the crash
     assert ticket.ended_at is not None
+
+
+async def until(condition, timeout=5.0):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition() and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+    return condition()
+
+
+async def test_media_left_by_a_killed_service_is_removed_on_connect(fake, store_path):
+    # What a SIGKILL during a voice call leaves: a media channel and its bridge
+    # (and a bridge from a version with the older prefix); not ours: another's.
+    dead_channel, dead_bridge = stasis.media_ids("dead")
+    await fake.pbx.external_media(
+        {
+            "app": "msp-intake",
+            "channelId": dead_channel,
+            "external_host": "127.0.0.1:9",
+            "format": "slin16",
+        }
+    )
+    assert dead_channel in fake.pbx.lines
+    fake.pbx.create_bridge("mixing", dead_bridge, "")
+    fake.pbx.create_bridge("mixing", "msp-bridge-0ld", "")
+    fake.pbx.create_bridge("mixing", "conference-7", "")
+    async with running_service(fake, store_path) as service:
+        assert await until(lambda: set(fake.pbx.bridges) == {"conference-7"})
+        assert await until(lambda: dead_channel not in fake.pbx.lines)
+
+        # A live call's media is kept across a reconnect.
+        live_channel, live_bridge = stasis.media_ids("live")
+        service.stasis.claim_channel(live_channel, lambda event: None)
+        fake.pbx.create_bridge("mixing", live_bridge, "")
+        await fake.drop_websockets()
+        assert await until(lambda: service.events.connections == 2)
+        await asyncio.sleep(0.3)
+        assert set(fake.pbx.bridges) == {"conference-7", live_bridge}

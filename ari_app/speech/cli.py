@@ -32,9 +32,9 @@ def render_prompts(args, config):
     try:
         tts.check_available()
         report = render.render_catalogue(prompts, settings, force=args.force)
-    except tts.EspeakMissing as exc:
+    except tts.EspeakUnavailable as exc:
         print(f"msp-intake: {exc}", file=sys.stderr)
-        return 1
+        return 2
     except (MspIntakeError, OSError) as exc:
         print(f"msp-intake: cannot render prompts: {exc}", file=sys.stderr)
         return 1

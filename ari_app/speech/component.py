@@ -1,8 +1,10 @@
 """The speech part of the running service: started and stopped with it.
 
 ``make_component`` is called by the service at start-up. ``start`` checks for
-espeak-ng and the rendered prompts, and loads the Vosk model in a thread; a
-missing model is one warning, after which every call runs keypad-only. Calls get
+espeak-ng and the rendered prompts, and starts loading the Vosk model in a
+thread without waiting for it: the service registers with Asterisk at once, and
+calls that arrive before the model is ready run keypad-only. A missing model is
+one warning, after which every call runs keypad-only. Calls get
 their ``CallSpeech`` from ``open_call`` and their dynamic prompts ("I have you as
 Acme Dental") from ``company_prompt``.
 """
@@ -41,6 +43,8 @@ class SpeechComponent:
         self.voice_ready = False
         self.prompts_installed = False
         self.pool = None
+        self.loading = None  # the task loading the model, while it runs
+        self.jobs = set()  # work that outlives its call (transcripts after it)
         self.dynamic = render.DynamicPrompts(settings)
         self.raise_words = settings.raise_words
 
@@ -48,6 +52,20 @@ class SpeechComponent:
     def available(self):
         """True when calls can be answered by voice."""
         return self.model is not None
+
+    @property
+    def unavailable_reason(self):
+        """Why a call cannot be answered by voice, in words for its ticket."""
+        if self.model is not None:
+            return None
+        if self.loading is not None and not self.loading.done():
+            return "speech model still loading"
+        return "no speech model"
+
+    async def model_loaded(self):
+        """Wait until the model has loaded or failed to (tests, benchmarks)."""
+        if self.loading is not None:
+            await asyncio.gather(self.loading, return_exceptions=True)
 
     async def start(self):
         loop = asyncio.get_running_loop()
@@ -57,12 +75,16 @@ class SpeechComponent:
         )
         await self._check_voice(loop)
         await loop.run_in_executor(None, self._check_prompts)
-        await self._load_model(loop)
+        # A full model takes tens of seconds to load: never hold up registering
+        # with Asterisk for it, or every call in that time gets no ticket.
+        self.loading = asyncio.create_task(self._load_model(loop), name="vosk model")
 
     async def _check_voice(self, loop):
         try:
             await loop.run_in_executor(tts.SYNTH_EXECUTOR, tts.check_available)
-        except tts.EspeakMissing as exc:
+        except tts.EspeakUnavailable as exc:
+            # The static prompts are sound files already: only the dynamic
+            # one is lost, and the keypad IVR goes on.
             logger.error("%s; dynamic prompts are off until then", exc)
             return
         self.voice_ready = True
@@ -91,12 +113,16 @@ class SpeechComponent:
 
     async def _load_model(self, loop):
         path = self.settings.model_path
+        started = loop.time()
         try:
-            self.model = await loop.run_in_executor(None, SpeechModel, path)
+            model = await loop.run_in_executor(None, SpeechModel, path)
         except ModelUnavailable as exc:
             logger.warning("speech recognition unavailable, keypad only: %s", exc)
             return
-        logger.info("speech model loaded from %s", path)
+        self.model = model
+        logger.info(
+            "speech model loaded from %s in %.1f s", path, loop.time() - started
+        )
 
     async def open_voice(self, call):
         """The ``Voice`` a call answers through, or None: keypad only."""
@@ -129,7 +155,23 @@ class SpeechComponent:
         text = company_text(self.settings, company_name)
         return await self.dynamic.media_for(text, fallback, channel_id)
 
+    def after_call(self, job, label):
+        """Run a coroutine after its call; ``stop`` waits for it."""
+        task = asyncio.create_task(self._guarded(job, label), name=label)
+        self.jobs.add(task)
+        task.add_done_callback(self.jobs.discard)
+
+    async def _guarded(self, job, label):
+        try:
+            await job
+        except Exception:
+            logger.exception("%s failed", label)
+
     async def stop(self):
+        # The load runs in a thread that cannot be interrupted: let it end.
+        await self.model_loaded()
+        if self.jobs:
+            await asyncio.gather(*self.jobs, return_exceptions=True)
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None

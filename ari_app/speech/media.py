@@ -19,6 +19,7 @@ import logging
 import uuid
 
 from ..exceptions import AriError, ChannelGone
+from ..stasis import media_ids
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +37,9 @@ class MediaLeg:
         self.claim = claim  # claim(channel_id, callback(event))
         self.release = release  # release(channel_id)
         self.caller_id = caller_id
-        self.channel_id = f"msp-media-{uuid.uuid4().hex}"
-        self.bridge_id = f"msp-bridge-{uuid.uuid4().hex}"
+        # Recognisable ids: after a crash, Stasis.on_connect deletes the ones
+        # no live call owns.
+        self.channel_id, self.bridge_id = media_ids(uuid.uuid4().hex)
         self.asterisk_rtp = None  # (host, port) where Asterisk wants RTP back
         self._bridge_made = False
         self._channel_made = False

@@ -7,7 +7,9 @@ question a ``Recording`` keeps the audio and transcribes it in full vocabulary.
 Audio is handed to Vosk in batches on the speech thread pool, one batch at a time
 per call, so the event loop never waits for recognition. A call whose recognition
 falls behind by more than ``MAX_BACKLOG`` seconds drops its oldest audio (and
-counts it) rather than answering ever later.
+counts it) rather than answering ever later. A recording is kept apart from
+that queue, frame by frame as it arrives, so it never loses audio; when the live
+transcript did, ``transcribe_recording`` hears the whole recording again.
 """
 
 import asyncio
@@ -50,6 +52,9 @@ class Transcript:
     confidence: float
     recording_path: str | None
     seconds: float
+    frames_dropped: int = 0  # audio the live recognizer never heard
+    # The whole recording, for a transcript made after the call.
+    pcm: bytes = dataclasses.field(default=b"", repr=False)
 
 
 @dataclasses.dataclass
@@ -75,7 +80,9 @@ class CallSpeech:
         self.leg = None
         self._frames = collections.deque()  # (pcm, arrival time)
         self._have_audio = asyncio.Event()
+        self._drained = asyncio.Event()  # the pump has emptied the queue
         self._listener = None
+        self._recording = None  # keeps every frame, whatever the queue drops
         self._pump_task = None
 
     async def open(self, app):
@@ -115,6 +122,8 @@ class CallSpeech:
     def audio_in(self, pcm, arrived):
         """Called for every RTP packet, in the event loop: queue, never block."""
         self.stats.frames += 1
+        if self._recording is not None:
+            self._recording.capture(pcm)
         self._frames.append((pcm, arrived))
         while len(self._frames) * FRAME_SECONDS > MAX_BACKLOG:
             self._frames.popleft()
@@ -137,6 +146,7 @@ class CallSpeech:
                 now = time.monotonic()
                 self.stats.max_lag = max(self.stats.max_lag, now - batch[-1][1])
                 self.stats.last_fed_at = now
+            self._drained.set()
 
     # Listening.
 
@@ -154,16 +164,51 @@ class CallSpeech:
     def stop_listening(self):
         self._listener = None
 
-    async def record(self, stop, on_speech=None):
-        """Record the caller until silence, the time limit or ``stop`` is set."""
+    async def start_recording(self, on_speech=None):
+        """Start keeping the caller's audio (before the prompt, for barge-in)."""
         recording = Recording(self, on_speech)
         await recording.prepare()
-        self._listener = recording
+        recording.dropped_before = self.stats.dropped
+        self._listener = self._recording = recording
+        return recording
+
+    async def finish_recording(self, recording, stop):
+        """Record until silence, the time limit or ``stop``; transcribe."""
         try:
             await recording.wait(stop)
+            # What the caller said up to # or the hangup is still queued here.
+            await self._drain()
         finally:
-            self._listener = None
-        return await recording.finish()
+            self._listener = self._recording = None
+        return await recording.finish(self.stats.dropped - recording.dropped_before)
+
+    async def transcribe_recording(self, pcm, chunk_seconds=1.0):
+        """Hear a whole recording again, in full vocabulary, a chunk at a time.
+
+        One chunk per hand-over to the speech pool, so the live calls' batches
+        are not held up behind a long recording.
+        """
+        recognizer = await self.in_thread(self.component.model.recognizer)
+        parts = []
+        step = int(chunk_seconds * BYTES_PER_SECOND)
+        for start in range(0, len(pcm), step):
+            chunk = pcm[start : start + step]
+            if await self.in_thread(recognizer.accept, chunk):
+                parts.append(await self.in_thread(recognizer.result))
+        parts.append(await self.in_thread(recognizer.final))
+        return _joined(parts)
+
+    async def _drain(self):
+        """Let the pump hand every queued frame to the listener (bounded)."""
+        self._drained.clear()
+        self._have_audio.set()
+        try:
+            await asyncio.wait_for(self._drained.wait(), MAX_BACKLOG)
+        except TimeoutError:
+            logger.warning(
+                "channel %s: recognition did not catch up; the end is cut",
+                self.channel_id,
+            )
 
     async def in_thread(self, function, *args):
         loop = asyncio.get_running_loop()
@@ -256,19 +301,27 @@ class Recording:
         # last batch can still be in a thread when the recording ends.
         self._busy = asyncio.Lock()
         self._finished = False
+        self.dropped_before = 0
 
     async def prepare(self):
         model = self.session.component.model
         self.recognizer = await self.session.in_thread(model.recognizer)
 
-    async def feed(self, pcm):
-        if self._finished:
+    def capture(self, pcm):
+        """Every frame as it arrives (in the event loop): the recording itself."""
+        if self._finished or self._at_limit():
             return
         self.pcm.extend(pcm)
         self._track_silence(pcm)
-        if len(self.pcm) / BYTES_PER_SECOND >= self.settings.record_max_seconds:
+        if self._at_limit():
             self.done.set()
-        if self.failed:
+
+    def _at_limit(self):
+        return len(self.pcm) / BYTES_PER_SECOND >= self.settings.record_max_seconds
+
+    async def feed(self, pcm):
+        """Live recognition of what the queue kept (it may have dropped some)."""
+        if self._finished or self.failed:
             return
         try:
             async with self._busy:
@@ -301,17 +354,32 @@ class Recording:
         return None
 
     async def wait(self, stop):
-        """Until silence after speech, the limit, or ``stop`` (the # key)."""
+        """Until silence after speech, the limit, or ``stop`` (# or a hangup).
+
+        A caller who has not said a word within ``describe_wait_seconds`` has
+        nothing to add: the recording ends then, not at the time limit.
+        """
+        # Called once the prompt has ended: the caller's few seconds start now.
         limit = self.settings.record_max_seconds + 1.0
+        first_wait = min(self.settings.describe_wait_seconds, limit)
+        if await self._wait_for(stop, first_wait) or not self.talked:
+            return
+        await self._wait_for(stop, limit - first_wait)
+
+    async def _wait_for(self, stop, timeout):
+        """True when the recording ended or was stopped within ``timeout``."""
         waits = {asyncio.ensure_future(self.done.wait())}
         waits.add(asyncio.ensure_future(stop.wait()))
         try:
-            await asyncio.wait(waits, timeout=limit, return_when="FIRST_COMPLETED")
+            done, _ = await asyncio.wait(
+                waits, timeout=timeout, return_when="FIRST_COMPLETED"
+            )
         finally:
             for waiter in waits:
                 waiter.cancel()
+        return bool(done)
 
-    async def finish(self):
+    async def finish(self, dropped=0):
         self._finished = True
         if not self.failed:
             try:
@@ -326,12 +394,14 @@ class Recording:
                 if not tail.empty:
                     self.parts.append(tail)
         path = await self.session.in_thread(self._save)
-        text = " ".join(part.text for part in self.parts)
-        confidence = 0.0
-        if self.parts:
-            confidence = sum(p.confidence for p in self.parts) / len(self.parts)
+        text, confidence = _joined(self.parts)
         return Transcript(
-            text, round(confidence, 3), path, len(self.pcm) / BYTES_PER_SECOND
+            text,
+            confidence,
+            path,
+            len(self.pcm) / BYTES_PER_SECOND,
+            frames_dropped=dropped,
+            pcm=bytes(self.pcm),
         )
 
     def _save(self):
@@ -354,3 +424,13 @@ class Recording:
             )
             return None
         return path
+
+
+def _joined(parts):
+    """One text and mean confidence from the hypotheses of several utterances."""
+    parts = [part for part in parts if not part.empty]
+    text = " ".join(part.text for part in parts)
+    confidence = 0.0
+    if parts:
+        confidence = sum(p.confidence for p in parts) / len(parts)
+    return text, round(confidence, 3)

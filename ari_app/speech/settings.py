@@ -31,6 +31,8 @@ class SpeechSettings:
     min_confidence: float = 0.6
     record_max_seconds: float = 30.0
     record_silence_seconds: float = 2.5
+    # A caller who says nothing at the description is moved on after this long.
+    describe_wait_seconds: float = 5.0
     recordings_dir: str = "/var/lib/msp-intake/recordings"
     rtp_host: str = "127.0.0.1"
     recognizer_threads: int = 2
@@ -65,6 +67,9 @@ def load_settings(parser):
         ),
         record_silence_seconds=get_float(
             parser, SECTION, "record_silence_seconds", 2.5, low=0.5, high=30
+        ),
+        describe_wait_seconds=get_float(
+            parser, SECTION, "describe_wait_seconds", 5.0, low=0.5, high=60
         ),
         recordings_dir=expand_path(
             get(parser, SECTION, "recordings_dir", "/var/lib/msp-intake/recordings")

@@ -13,7 +13,11 @@ are contained in this module:
   run before (it clears that request as it cancels), so a cut-short run is
   tried again, up to SYNTH_ATTEMPTS times;
 * it accepts any voice name without complaint, so voices are checked against the
-  list espeak-ng reports before they are used.
+  list espeak-ng reports before they are used;
+* when espeak-ng's data files are missing, libespeak-ng calls ``exit()`` from C,
+  which no Python handler can catch; so espeak-ng is first started once in a
+  child process (``_probe``), and only a probe that succeeded lets this process
+  load it.
 """
 
 import atexit
@@ -23,6 +27,8 @@ import ctypes.util
 import io
 import logging
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 import wave
@@ -35,6 +41,9 @@ logger = logging.getLogger(__name__)
 SYNTH_RATE = 22050
 
 INSTALL_HINT = "espeak-ng is not installed: run 'apt-get install espeak-ng'"
+DATA_HINT = "run 'apt-get install --reinstall espeak-ng-data'"
+PROBE_TIMEOUT = 30.0  # seconds for a child process to start espeak-ng
+_PROBE = "import pyttsx3; pyttsx3.init('espeak')"
 
 SYNTH_EXECUTOR = concurrent.futures.ThreadPoolExecutor(
     max_workers=1, thread_name_prefix="tts"
@@ -53,7 +62,11 @@ class SpeechSynthesisError(MspIntakeError):
     """A prompt could not be spoken (espeak-ng missing, unknown voice...)."""
 
 
-class EspeakMissing(SpeechSynthesisError):
+class EspeakUnavailable(SpeechSynthesisError):
+    """espeak-ng cannot be used at all: no spoken prompt can be rendered."""
+
+
+class EspeakMissing(EspeakUnavailable):
     """espeak-ng (the library pyttsx3 drives) is not installed."""
 
     def __init__(self):
@@ -61,7 +74,7 @@ class EspeakMissing(SpeechSynthesisError):
 
 
 def check_available():
-    """Raise EspeakMissing unless espeak-ng and pyttsx3 can be loaded."""
+    """Raise EspeakUnavailable unless espeak-ng and pyttsx3 can be loaded."""
     if ctypes.util.find_library("espeak-ng") is None:
         raise EspeakMissing()
     _get_engine()
@@ -82,6 +95,9 @@ def _get_engine():
     global _engine
     with _engine_lock:
         if _engine is None:
+            if ctypes.util.find_library("espeak-ng") is None:
+                raise EspeakMissing()
+            _probe()
             try:
                 import pyttsx3
 
@@ -89,9 +105,35 @@ def _get_engine():
             except (ImportError, OSError, RuntimeError) as exc:
                 # pyttsx3 raises RuntimeError when it cannot load libespeak-ng.
                 raise EspeakMissing() from exc
+            except Exception as exc:  # pyttsx3's drivers raise what they like
+                raise EspeakUnavailable(
+                    f"espeak-ng cannot start ({exc}); {DATA_HINT}"
+                ) from exc
             engine.connect("finished-utterance", _utterance_finished)
             _engine = engine
         return _engine
+
+
+def _probe():
+    """Start espeak-ng in a child process, where its ``exit()`` is harmless."""
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", _PROBE],
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise EspeakUnavailable(f"espeak-ng cannot start ({exc})") from exc
+    if result.returncode == 0:
+        return
+    said = [line.strip() for line in (result.stderr + result.stdout).splitlines()]
+    said = [line for line in said if line] or [f"exit status {result.returncode}"]
+    raise EspeakUnavailable(
+        f"espeak-ng cannot start, its data files are missing or broken "
+        f"({said[-1]}): {DATA_HINT}"
+    )
 
 
 def _utterance_finished(name=None, completed=True):

@@ -4,7 +4,8 @@ The call flow (``callflow.Call``) asks each triage question inside
 ``voice.question(field, call)``: while it is open, the caller's speech stops the
 prompt (``call.speech_started``) and a usable spoken answer reaches the call
 (``call.speech_answered``), racing the keypad; whichever comes first wins. After
-the three questions, ``describe`` records and transcribes the caller's own words,
+the three questions, ``start_describing`` (as the prompt starts, so that words
+said over it are kept) and ``describe`` record and transcribe the caller's words,
 and ``raise_priority`` lets those words raise (never lower) the priority.
 """
 
@@ -42,10 +43,21 @@ class Voice:
         finally:
             self.session.stop_listening()
 
-    async def describe(self, stop, call=None):
+    async def start_describing(self, call):
+        """Start recording the caller's own words; their speech stops the prompt."""
+        return await self.session.start_recording(call.speech_started)
+
+    async def describe(self, recording, stop):
         """Record and transcribe until silence, the time limit or ``stop``."""
-        on_speech = call.speech_started if call is not None else None
-        return await self.session.record(stop, on_speech)
+        return await self.session.finish_recording(recording, stop)
+
+    async def transcribe_recording(self, pcm):
+        """``(text, confidence)`` of a whole recording, heard again."""
+        return await self.session.transcribe_recording(pcm)
+
+    def after_call(self, job, label):
+        """Run ``job`` (a coroutine) past the end of the call; the service waits."""
+        self.component.after_call(job, label)
 
     def raise_priority(self, priority, transcript):
         return keywords.raise_priority(

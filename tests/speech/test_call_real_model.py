@@ -45,6 +45,7 @@ async def run_call(tmp_path, model_path, caller):
         await service.start()
         try:
             await service.events.connected.wait()
+            await service.services.component("speech").model_loaded()
             call = await fake.place_call(caller)
             await call.wait_ended(timeout=40)
             while service.stasis.tasks:

@@ -53,6 +53,7 @@ async def test_the_real_model_loads_and_is_shared(tmp_path, ko_model_path):
     component = make(tmp_path, model_path=ko_model_path)
     await component.start()
     try:
+        await component.model_loaded()
         assert component.available
         first, second = component.model.recognizer(), component.model.recognizer()
         assert first is not second  # one recognizer per call, one model

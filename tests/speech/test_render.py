@@ -111,7 +111,7 @@ def test_cli_renders_and_reports(tmp_path, capsys):
 
 def test_missing_espeak_names_the_package(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(tts.ctypes.util, "find_library", lambda name: None)
-    assert run_cli(make_config(tmp_path), "prompts", "render") == 1
+    assert run_cli(make_config(tmp_path), "prompts", "render") == 2
     assert "apt-get install espeak-ng" in capsys.readouterr().err
     assert not (tmp_path / "sounds" / "msp-intake").exists()
 
