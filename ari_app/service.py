@@ -3,9 +3,9 @@
 Start-up order: the parts that live in their own packages are loaded (speech,
 PSA sync, SLA clock: loading registers their tables), the store opens (tickets
 must be committable before any call is taken) and replays its spool, the parts
-start, then the ARI events connection. Shutdown on SIGTERM runs the other way: calls in progress
-get a bounded time to finish, the rest are sent on to the dialplan, then the
-connection and the store close.
+start, then the ARI events connection. Shutdown on SIGTERM runs the other way:
+calls in progress get a bounded time to finish, the rest are sent on to the
+dialplan, then the connection and the store close.
 """
 
 import asyncio
