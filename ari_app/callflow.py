@@ -212,6 +212,12 @@ class Call:
             await self._triage()
         except CallerHungUp:
             await self._record_end(abandoned=not self._triage_done())
+        except AriError as exc:
+            if exc.status == 0:  # Asterisk itself is gone (restart): no traceback
+                logger.error("call %s: %s; its ticket is kept", self.channel_id, exc)
+            else:
+                logger.exception("call %s failed; its ticket is kept", self.channel_id)
+            await self._after_failure()
         except Exception:
             logger.exception("call %s failed; its ticket is kept", self.channel_id)
             await self._after_failure()

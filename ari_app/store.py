@@ -301,6 +301,7 @@ class StoreWorker:
         self.path = path
         self.busy_timeout = busy_timeout
         self._jobs = queue.PriorityQueue()
+        self._locked_out = False
         self._order = itertools.count()
         self._thread = None
 
@@ -341,19 +342,29 @@ class StoreWorker:
             jobs.append(item[2])
 
     def _run_urgent(self, jobs):
+        # While another process holds the lock, callers must not queue up behind
+        # one busy_timeout each: after one refusal, the next tickets wait only
+        # briefly before they are spooled, until a write goes through again.
+        if self._locked_out:
+            _set_busy_timeout(LOCKED_OUT_WAIT)
         if len(jobs) == 1 or models.database.is_closed():
-            for job in jobs:
-                job.run()
-            return
-        # One shared transaction, each job in its own savepoint so that a failing
-        # job rolls back only itself. Nobody hears back before the commit.
-        outcomes = []
-        try:
-            with write_transaction():
-                for job in jobs:
-                    outcomes.append(job.attempt(savepoint=True))
-        except Exception as exc:  # the commit itself failed: every job failed
-            outcomes = [(None, exc)] * len(jobs)
+            outcomes = [job.attempt() for job in jobs]
+        else:
+            # One shared transaction, each job in its own savepoint so that a
+            # failing job rolls back only itself. Nobody hears back before the
+            # commit.
+            outcomes = []
+            try:
+                with write_transaction():
+                    for job in jobs:
+                        outcomes.append(job.attempt(savepoint=True))
+            except Exception as exc:  # the commit itself failed: every job failed
+                outcomes = [(None, exc)] * len(jobs)
+        locked = any(_is_locked(exc) for _, exc in outcomes)
+        if self._locked_out and not locked:
+            _set_busy_timeout(self.busy_timeout)
+            logger.info("store: writes go through again")
+        self._locked_out = locked
         for job, (result, exc) in zip(jobs, outcomes, strict=True):
             job.settle(result, exc)
 
@@ -364,6 +375,19 @@ class StoreWorker:
         self._jobs.put((2, next(self._order), None))
         await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
         self._thread = None
+
+
+# Seconds a new call's ticket waits for the lock once another is known refused.
+LOCKED_OUT_WAIT = 0.2
+
+
+def _is_locked(exc):
+    return isinstance(exc, peewee.OperationalError) and "locked" in str(exc)
+
+
+def _set_busy_timeout(seconds):
+    if not models.database.is_closed():
+        models.database.execute_sql(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
 
 
 class _Job:

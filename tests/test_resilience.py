@@ -272,3 +272,40 @@ async def test_media_left_by_a_killed_service_is_removed_on_connect(fake, store_
         assert await until(lambda: service.events.connections == 2)
         await asyncio.sleep(0.3)
         assert set(fake.pbx.bridges) == {"conference-7", live_bridge}
+
+
+async def test_while_the_store_is_locked_callers_do_not_queue_behind_each_other(
+    fake, store_path
+):
+    """Each refused ticket waiting its own busy_timeout would make the tenth
+    caller ring for ten timeouts; after the first refusal the rest go on fast."""
+    import sqlite3
+    import time
+
+    async with running_service(fake, store_path, **{"store.busy_timeout": "1.0"}) as s:
+        blocker = sqlite3.connect(store_path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            started = time.monotonic()
+            first = await fake.place_call(answering(["1", "1", "2#"]))
+            await first.wait_ended(timeout=10)
+            later = []
+            for n in range(5):
+                later.append(
+                    await fake.place_call(answering(["2"], number=f"+1555{n}"))
+                )
+            await asyncio.gather(*(c.wait_ended(timeout=10) for c in later))
+            elapsed = time.monotonic() - started
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert all(c.continued_to.context == "msp-intake-fallback" for c in later)
+        # One full wait for the first, then about 0.2 s each: far below 6 x 1 s.
+        assert elapsed < 3.5, elapsed
+        await s.replay_spool()
+        after = await fake.place_call(answering(["1", "1", "2#"]))
+        await after.wait_ended(timeout=10)
+        await settle(s)
+    tickets = tickets_of(store_path)
+    assert len(tickets) == 7  # six from the spool, one committed normally
+    assert after.hung_up_by == "app"  # writes go through again: a normal call
