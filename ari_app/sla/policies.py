@@ -112,9 +112,52 @@ class SlaSettings:
         return self.policy_for(company_name).target(priority)
 
 
+_TARGET_KEYS = {
+    f"p{n}_{what}"
+    for n in range(1, 5)
+    for what in ("first_response", "resolution", "calendar")
+}
+_POLICY_KEYS = _TARGET_KEYS | {"calendar", "timezone", "monthly_value", "renewal"}
+# What each kind of section may hold: a misspelt target must not silently leave
+# the default in place.
+_SECTION_KEYS = {
+    "sla": _POLICY_KEYS | {"at_risk_share", "check_interval"},
+    "sla.contract ": _POLICY_KEYS,
+    "sla.calendar ": {
+        "timezone",
+        "hours",
+        "holidays",
+        "subdivision",
+        "day_length",
+        "closed",
+        "open",
+    },
+    "sla.leak": {
+        "monthly_value",
+        "risk_per_miss",
+        "risk_per_after_hours",
+        "renewal_window",
+        "currency",
+        "stuck_after",
+    },
+}
+
+
+def _check_keys(parser):
+    for section in parser.sections():
+        for name, allowed in _SECTION_KEYS.items():
+            if section == name or (name.endswith(" ") and section.startswith(name)):
+                for key in parser.options(section):
+                    if key not in allowed:
+                        raise ConfigError(
+                            f"[{section}] {key}", "unknown setting (a typo?)"
+                        )
+
+
 def load_settings(config):
     """Read ``[sla]``, ``[sla.calendar *]`` and ``[sla.contract *]`` from config."""
     parser = config.parser
+    _check_keys(parser)
     # The MSP's own zone unless the SLA clock is told otherwise.
     timezone = calendars.parse_zone(
         "[sla] timezone", cfg.get(parser, "sla", "timezone", config.timezone)

@@ -181,3 +181,20 @@ def test_sla_report_warns_of_a_contract_for_no_known_client(db, config, capsys):
         "msp-intake: warning: [sla.contract Acme Dental]: no such client in the "
         "directory; its terms apply to no call until one is imported\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ("sla", "p1_first_responce"),
+        ("sla", "frobnicate"),
+        ("sla.calendar biz", "hour"),
+        ("sla.contract Acme", "p3_resolutoin"),
+        ("sla.leak", "monthly_valu"),
+    ],
+)
+def test_a_misspelt_sla_setting_stops_start_up(write_sla_config, section, key):
+    config = write_sla_config(f"\n[{section}]\n{key} = 1\n")
+    with pytest.raises(ConfigError) as caught:
+        policies.load_settings(config)
+    assert caught.value.setting == f"[{section}] {key}"
