@@ -13,7 +13,7 @@ from tabulate import tabulate
 
 from .. import models
 from ..board import iso_utc
-from ..exceptions import ConfigError
+from ..exceptions import ConfigError, MspIntakeError
 from . import directory_sync, install, outbox
 from .connectors import make_connector
 from .exceptions import PsaError
@@ -56,6 +56,21 @@ def register_directory(directory_subparsers):
 def _prepare():
     install()
     models.database.create_tables(TABLES, safe=True)
+
+
+class _CommandError(MspIntakeError):
+    """A sync command that cannot run; main() prints it in one line, exit 2."""
+
+
+def _configured(config, **kwargs):
+    """The ``[psa]`` settings, or a one-line error when the sync is off or wrong."""
+    try:
+        settings = load_settings(config, **kwargs)
+    except ConfigError as exc:
+        raise _CommandError(str(exc)) from None
+    if settings is None:
+        raise _CommandError(OFF)
+    return settings
 
 
 def _fail(message):
@@ -105,12 +120,7 @@ def sync_status(args, config):
 
 
 def sync_retry(args, config):
-    try:
-        settings = load_settings(config, with_secrets=False)
-    except ConfigError as exc:
-        return _fail(str(exc))
-    if settings is None:
-        return _fail(OFF)
+    settings = _configured(config, with_secrets=False)
     _prepare()
     with models.database.atomic():
         count = outbox.unpark(args.ticket)
@@ -154,12 +164,7 @@ def _worker_line(settings):
 
 
 def sync_test(args, config):
-    try:
-        settings = load_settings(config)
-    except ConfigError as exc:
-        return _fail(str(exc))
-    if settings is None:
-        return _fail(OFF)
+    settings = _configured(config)
     connector = make_connector(settings)
     try:
         problems = connector.check()
@@ -176,12 +181,7 @@ def sync_test(args, config):
 
 
 def directory_sync_command(args, config):
-    try:
-        settings = load_settings(config)
-    except ConfigError as exc:
-        return _fail(str(exc))
-    if settings is None:
-        return _fail(OFF)
+    settings = _configured(config)
     if settings.type == "webhook":
         return _fail("a webhook has no directory to pull; use directory import")
     _prepare()
