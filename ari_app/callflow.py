@@ -148,6 +148,7 @@ class Call:
         self._ids = itertools.count(1)
         self._draining = False
         self._cut_short = False
+        self._retry_prompt = None  # what to say before asking again
         self.voice = None  # ari_app.speech.voice.Voice while the caller can talk
         self._spoken = None  # a usable spoken answer not yet taken
         self._barge_in = False  # the caller started talking over a prompt
@@ -620,8 +621,6 @@ class Call:
     def _note_retry(self, key):
         self._keys.clear()  # whatever else was typed belonged to the bad answer
         self._retry_prompt = "no_answer" if key is None else "invalid"
-
-    _retry_prompt = None
 
     # The ticket.
 
